@@ -1,0 +1,320 @@
+// Package expr compiles and evaluates the DSL's runtime expressions, which
+// are jq programs (github.com/itchyny/gojq). Expressions are compiled once,
+// when a definition is loaded, and evaluated many times.
+package expr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/itchyny/gojq"
+)
+
+// Mode is the evaluation mode of a workflow's expressions.
+type Mode int
+
+// Evaluation modes.
+const (
+	// Strict: only strings written as ${ … } are expressions.
+	Strict Mode = iota
+	// Loose: other strings are tried as jq too, and fall back to their text.
+	Loose
+)
+
+// StandardVars are the arguments every expression may reference.
+var StandardVars = []string{"$context", "$input", "$output", "$secrets", "$task", "$workflow", "$runtime", "$authorization"}
+
+// IsExpr reports whether s is written as a runtime expression: ${ … }.
+func IsExpr(s string) bool {
+	t := strings.TrimSpace(s)
+	return len(t) >= 3 && strings.HasPrefix(t, "${") && strings.HasSuffix(t, "}")
+}
+
+// unwrap returns the jq text of an expression written with or without ${ }.
+func unwrap(s string) string {
+	if IsExpr(s) {
+		t := strings.TrimSpace(s)
+		return strings.TrimSpace(t[2 : len(t)-1])
+	}
+	return strings.TrimSpace(s)
+}
+
+// Expr is a compiled jq program.
+type Expr struct {
+	src  string
+	code *gojq.Code
+	vars []string
+}
+
+// Source returns the jq text of the expression.
+func (e *Expr) Source() string { return e.src }
+
+// CompileError is a syntax error or an unknown name in an expression.
+type CompileError struct {
+	Expr   string
+	Offset int // byte offset of the problem in Expr, or -1
+	Msg    string
+}
+
+func (e *CompileError) Error() string {
+	return fmt.Sprintf("jq syntax error in %q: %s", e.Expr, e.Msg)
+}
+
+// EvalError is a failure while evaluating an expression.
+type EvalError struct {
+	Expr string
+	Err  error
+}
+
+func (e *EvalError) Error() string {
+	return fmt.Sprintf("evaluate %q: %v", e.Expr, e.Err)
+}
+
+func (e *EvalError) Unwrap() error { return e.Err }
+
+// maxSource bounds expression size: expressions are written by people.
+const maxSource = 64 << 10
+
+// Compile compiles an expression written as ${ … } or as bare jq. vars are
+// the variables in scope besides StandardVars ("$item", "$index" …).
+func Compile(src string, vars []string) (*Expr, error) {
+	q := unwrap(src)
+	if q == "" {
+		return nil, &CompileError{Expr: src, Offset: -1, Msg: "the expression is empty"}
+	}
+	if len(q) > maxSource {
+		return nil, &CompileError{Expr: src[:64] + "…", Offset: -1, Msg: fmt.Sprintf("the expression is longer than %d bytes", maxSource)}
+	}
+	query, err := gojq.Parse(q)
+	if err != nil {
+		ce := &CompileError{Expr: src, Offset: -1, Msg: err.Error()}
+		var pe *gojq.ParseError
+		if errors.As(err, &pe) {
+			ce.Offset = strings.Index(src, q) + pe.Offset
+		}
+		return nil, ce
+	}
+	all := scopeVars(vars)
+	code, err := gojq.Compile(query, gojq.WithVariables(all), gojq.WithEnvironLoader(func() []string { return nil }))
+	if err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "variable not defined") {
+			name := msg[strings.LastIndex(msg, ":")+1:]
+			msg = fmt.Sprintf("undefined variable %s; variables in scope: %s", strings.TrimSpace(name), strings.Join(all, ", "))
+		}
+		return nil, &CompileError{Expr: src, Offset: -1, Msg: msg}
+	}
+	return &Expr{src: q, code: code, vars: all}, nil
+}
+
+// scopeVars returns StandardVars plus vars, deduplicated and sorted so that
+// compile and evaluation agree on the order.
+func scopeVars(vars []string) []string {
+	seen := map[string]bool{}
+	var all []string
+	for _, v := range append(append([]string{}, StandardVars...), vars...) {
+		if !strings.HasPrefix(v, "$") {
+			v = "$" + v
+		}
+		if !seen[v] {
+			seen[v] = true
+			all = append(all, v)
+		}
+	}
+	sort.Strings(all)
+	return all
+}
+
+// Eval runs the expression and returns its first result (nil when it
+// produces none).
+func (e *Expr) Eval(ctx context.Context, input any, vars map[string]any) (any, error) {
+	values := make([]any, len(e.vars))
+	for i, name := range e.vars {
+		values[i] = Normalize(vars[name])
+	}
+	iter := e.code.RunWithContext(ctx, Normalize(input), values...)
+	v, ok := iter.Next()
+	if !ok {
+		return nil, nil
+	}
+	if err, ok := v.(error); ok {
+		var halt *gojq.HaltError
+		if errors.As(err, &halt) && halt.Value() == nil {
+			return nil, nil
+		}
+		return nil, &EvalError{Expr: e.src, Err: err}
+	}
+	return fromJQ(v), nil
+}
+
+// EvalBool runs the expression and requires a boolean result.
+func (e *Expr) EvalBool(ctx context.Context, input any, vars map[string]any) (bool, error) {
+	v, err := e.Eval(ctx, input, vars)
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, &EvalError{Expr: e.src, Err: fmt.Errorf("expected true or false, got %s", describe(v))}
+	}
+	return b, nil
+}
+
+func describe(v any) string {
+	if v == nil {
+		return "null"
+	}
+	b, err := json.Marshal(v)
+	if err != nil || len(b) > 80 {
+		return fmt.Sprintf("a value of type %T", v)
+	}
+	return string(b)
+}
+
+// fromJQ turns gojq results into the values the rest of storeflow uses:
+// integers stay int, big integers become float64.
+func fromJQ(v any) any {
+	switch x := v.(type) {
+	case *big.Int:
+		f, _ := new(big.Float).SetInt(x).Float64()
+		return f
+	case map[string]any:
+		for k, val := range x {
+			x[k] = fromJQ(val)
+		}
+		return x
+	case []any:
+		for i, val := range x {
+			x[i] = fromJQ(val)
+		}
+		return x
+	}
+	return v
+}
+
+// Normalize converts a Go value into the JSON-compatible shape jq accepts:
+// map[string]any, []any, string, bool, nil, int or float64. Other numeric
+// types, json.Number, typed maps and slices, and structs (through JSON) are
+// converted; integral floats stay float64.
+func Normalize(v any) any {
+	switch x := v.(type) {
+	case nil, string, bool, int, float64:
+		return v
+	case map[string]any:
+		for k, val := range x {
+			if n := Normalize(val); !same(n, val) {
+				x[k] = n
+			}
+		}
+		return x
+	case []any:
+		for i, val := range x {
+			if n := Normalize(val); !same(n, val) {
+				x[i] = n
+			}
+		}
+		return x
+	case int8:
+		return int(x)
+	case int16:
+		return int(x)
+	case int32:
+		return int(x)
+	case int64:
+		if x >= math.MinInt && x <= math.MaxInt {
+			return int(x)
+		}
+		return float64(x)
+	case uint:
+		return uintValue(uint64(x))
+	case uint8:
+		return int(x)
+	case uint16:
+		return int(x)
+	case uint32:
+		return uintValue(uint64(x))
+	case uint64:
+		return uintValue(x)
+	case float32:
+		return float64(x)
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return Normalize(i)
+		}
+		f, _ := x.Float64()
+		return f
+	case *big.Int:
+		return fromJQ(x)
+	case map[string]string:
+		m := make(map[string]any, len(x))
+		for k, s := range x {
+			m[k] = s
+		}
+		return m
+	case []string:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = e
+		}
+		return s
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, val := range x {
+			m[fmt.Sprint(k)] = Normalize(val)
+		}
+		return m
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array:
+		s := make([]any, rv.Len())
+		for i := range s {
+			s[i] = Normalize(rv.Index(i).Interface())
+		}
+		return s
+	case reflect.Map:
+		if rv.Type().Key().Kind() == reflect.String {
+			m := make(map[string]any, rv.Len())
+			for _, k := range rv.MapKeys() {
+				m[k.String()] = Normalize(rv.MapIndex(k).Interface())
+			}
+			return m
+		}
+	}
+	// Anything else goes through its JSON form.
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	var out any
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return fmt.Sprint(v)
+	}
+	return Normalize(out)
+}
+
+func uintValue(u uint64) any {
+	if u <= math.MaxInt {
+		return int(u)
+	}
+	return float64(u)
+}
+
+// same reports whether Normalize left a value as it was, without comparing
+// uncomparable values.
+func same(a, b any) bool {
+	switch a.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return a == b
+}
