@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := dispatch(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	code, out, _ := run(t, "validate", "testdata/greet.yaml", "../../examples")
+	require.Equal(t, 0, code, out)
+
+	code, out, _ = run(t, "validate", "testdata/bad.yaml")
+	require.Equal(t, 1, code)
+	require.Contains(t, out, `testdata/bad.yaml:9:7: unknown property "tiemout" in task "getPet"; did you mean "timeout"?`)
+	require.Contains(t, out, `testdata/bad.yaml:15:13: then: "nowhere" names no task in this list`)
+
+	code, out, _ = run(t, "validate", "--json", "testdata/bad.yaml")
+	require.Equal(t, 1, code)
+	var errs []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &errs))
+	require.Len(t, errs, 2)
+	require.Equal(t, float64(9), errs[0]["line"])
+	require.Equal(t, float64(7), errs[0]["column"])
+	require.Equal(t, "/do/0/getPet/tiemout", errs[0]["path"])
+
+	code, _, _ = run(t, "validate", "testdata/missing.yaml")
+	require.Equal(t, 1, code)
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := run(t, "run", "testdata/greet.yaml", "--virtual-clock", "--input", `{"name":"Ada"}`)
+	require.Equal(t, 0, code, errOut)
+	require.JSONEq(t, `{"message":"Hello Ada"}`, out)
+
+	code, out, errOut = run(t, "run", "testdata/fail.yaml")
+	require.Equal(t, 1, code)
+	require.Empty(t, out)
+	var p map[string]any
+	require.NoError(t, json.Unmarshal([]byte(errOut), &p))
+	require.Equal(t, "https://shop.example/errors/refused", p["type"])
+	require.Equal(t, "/do/0/refuse", p["instance"])
+
+	code, _, errOut = run(t, "run", "testdata/greet.yaml", "--input", "{not json")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "--input")
+}
+
+func TestRunExample(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := run(t, "run", "../../examples/abandoned-cart.yaml", "--virtual-clock", "--input", "@../../examples/abandoned-cart.input.json")
+	require.Equal(t, 0, code, errOut)
+	require.JSONEq(t, `{"cartId":"c-1042","outcome":"reminded-with-discount"}`, out)
+
+	code, out, errOut = run(t, "run", "../../examples/abandoned-cart.yaml", "--virtual-clock", "--input", "@../../examples/abandoned-cart.input.json",
+		"--event", `{"type":"order.placed","source":"shop","id":"1","data":{"cartId":"c-1042","orderId":"o-7"}}`)
+	require.Equal(t, 0, code, errOut)
+	require.JSONEq(t, `{"cartId":"c-1042","outcome":"recovered","order":"o-7"}`, out)
+}
+
+func TestHelpAndUnknownCommand(t *testing.T) {
+	t.Parallel()
+	code, out, _ := run(t, "--help")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "validate")
+	require.Contains(t, out, "run")
+	code, _, errOut := run(t, "frobnicate")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `unknown command "frobnicate"`)
+	code, _, errOut = run(t, "run", "--help")
+	require.Equal(t, 0, code)
+	require.Contains(t, errOut, "--virtual-clock")
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/storeflow/storeflow/clock"
+	"github.com/storeflow/storeflow/connector/httpcall"
+	"github.com/storeflow/storeflow/dsl"
+	"github.com/storeflow/storeflow/engine"
+	"github.com/storeflow/storeflow/expr"
+)
+
+type eventFlags []string
+
+func (e *eventFlags) String() string     { return strings.Join(*e, ",") }
+func (e *eventFlags) Set(v string) error { *e = append(*e, v); return nil }
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("run", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	input := fl.String("input", "", "workflow input: inline JSON, or @FILE with JSON or YAML")
+	secrets := fl.String("secrets", "", "secrets the workflow may read as $secrets: @FILE with a JSON or YAML object")
+	virtual := fl.Bool("virtual-clock", false, "jump time to each due timer instead of waiting (a 'wait 7 days' ends at once)")
+	workflows := fl.String("workflows", "", "directory of workflows that `run: workflow` may start (default: the workflow file's directory)")
+	timeout := fl.Duration("timeout", 0, "give up after this much real time (0: no limit)")
+	var events eventFlags
+	fl.Var(&events, "event", "a CloudEvent (inline JSON or @FILE) delivered to the workflow's listens; repeatable")
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: storeflow run FILE [--input JSON|@file] [--virtual-clock] [--event JSON|@file]...\n\nRuns the workflow to its end in memory and prints its output as JSON.\nA fault prints the problem details on stderr and exits with status 1.")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(reorderFlags(args)); err != nil {
+		return flagExit(err)
+	}
+	if fl.NArg() != 1 {
+		fl.Usage()
+		return 2
+	}
+	file := fl.Arg(0)
+	wf, err := dsl.LoadFile(file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	in, err := readValue(*input)
+	if err != nil {
+		fmt.Fprintf(stderr, "storeflow run: --input: %v\n", err)
+		return 2
+	}
+	sec, err := readValue(*secrets)
+	if err != nil {
+		fmt.Fprintf(stderr, "storeflow run: --secrets: %v\n", err)
+		return 2
+	}
+	secMap, ok := sec.(map[string]any)
+	if sec != nil && !ok {
+		fmt.Fprintln(stderr, "storeflow run: --secrets must hold an object of named secrets")
+		return 2
+	}
+	var evs []map[string]any
+	for _, e := range events {
+		v, err := readValue(e)
+		if err != nil {
+			fmt.Fprintf(stderr, "storeflow run: --event: %v\n", err)
+			return 2
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			fmt.Fprintln(stderr, "storeflow run: --event must be a CloudEvent object with at least type and data")
+			return 2
+		}
+		evs = append(evs, m)
+	}
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	var clk clock.Clock = clock.Real()
+	var vc *clock.Virtual
+	if *virtual {
+		vc = clock.NewVirtual(time.Now().UTC())
+		clk = vc
+	}
+	dir := *workflows
+	if dir == "" {
+		dir = filepath.Dir(file)
+	}
+	eng := engine.New(clk)
+	eng.Secrets = secMap
+	eng.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	local := &engine.Local{
+		Engine:    eng,
+		HTTP:      &httpcall.Client{Logger: eng.Logger},
+		Workflows: directoryWorkflows(dir),
+		Events:    evs,
+		Virtual:   vc,
+	}
+	res, err := local.Run(ctx, wf, in)
+	if err != nil {
+		fmt.Fprintf(stderr, "storeflow run: %v\n", err)
+		return 1
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if res.Instance.Status == engine.StatusFaulted {
+		errEnc := json.NewEncoder(stderr)
+		errEnc.SetIndent("", "  ")
+		_ = errEnc.Encode(res.Instance.Error)
+		return 1
+	}
+	if err := enc.Encode(res.Instance.Output); err != nil {
+		fmt.Fprintf(stderr, "storeflow run: write output: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// reorderFlags lets flags follow the file name (storeflow run wf.yaml --input …).
+func reorderFlags(args []string) []string {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i+1:]...)
+			break
+		}
+		if strings.HasPrefix(a, "-") && len(a) > 1 {
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") && name != "virtual-clock" && i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+			continue
+		}
+		rest = append(rest, a)
+	}
+	return append(flags, rest...)
+}
+
+// readValue reads inline JSON or @FILE (JSON or YAML) into a JSON-compatible value.
+func readValue(s string) (any, error) {
+	if s == "" {
+		return nil, nil
+	}
+	data := []byte(s)
+	if name, ok := strings.CutPrefix(s, "@"); ok {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		data = b
+	}
+	var v any
+	if err := json.Unmarshal(data, &v); err == nil {
+		return v, nil
+	}
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("not valid JSON or YAML: %w", err)
+	}
+	return expr.Normalize(v), nil
+}
+
+// directoryWorkflows resolves child workflows among the files of dir.
+func directoryWorkflows(dir string) func(engine.WorkflowRef) (*dsl.Workflow, error) {
+	return func(ref engine.WorkflowRef) (*dsl.Workflow, error) {
+		files, _ := workflowFiles([]string{dir})
+		var candidates []*dsl.Workflow
+		for _, f := range files {
+			wf, err := dsl.LoadFile(f)
+			if err != nil {
+				continue
+			}
+			d := wf.Document
+			if d.Namespace == ref.Namespace && d.Name == ref.Name && (ref.Version == "" || ref.Version == "latest" || d.Version == ref.Version) {
+				candidates = append(candidates, wf)
+			}
+		}
+		if len(candidates) == 0 {
+			return nil, fmt.Errorf("workflow %s not found in %s", ref, dir)
+		}
+		best := candidates[0]
+		for _, c := range candidates[1:] {
+			if dsl.CompareVersions(c.Document.Version, best.Document.Version) > 0 {
+				best = c
+			}
+		}
+		return best, nil
+	}
+}

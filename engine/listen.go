@@ -1,0 +1,438 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"github.com/storeflow/storeflow/dsl"
+	"github.com/storeflow/storeflow/expr"
+	"github.com/storeflow/storeflow/problem"
+)
+
+// listen opens a subscription and consumes the events it delivers according
+// to the consumption strategy, running foreach tasks for each when present.
+func (r *run) listen(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
+	lt := item.Task.Listen
+	to := &lt.To
+	if !f.Listening {
+		sub, p := r.subscription(f, to, sc)
+		if p != nil {
+			return fault(p)
+		}
+		f.Listening = true
+		f.Events = []any{}
+		if to.All != nil {
+			f.Matched = make([]bool, len(to.All))
+		}
+		f.Effect = r.effect(Effect{Kind: EffectSubscribe, Task: item.Path, Subscription: sub})
+	}
+	for {
+		if f.Child != nil {
+			// A foreach iteration is running for the event at the head of the queue.
+			it := lt.Foreach
+			ev := f.Queue[0]
+			inner := sc.with(it.Item, readEvent(ev.Event, lt.Read)).with(it.At, len(f.Events))
+			out := r.list(f.Child, it.Do, inner)
+			if out.kind != done {
+				return out
+			}
+			val := f.Child.Data
+			f.Child = nil
+			f.Queue = f.Queue[1:]
+			v, p := r.iterationOutput(f, it, val, inner)
+			if p != nil {
+				return fault(p)
+			}
+			f.Events = append(f.Events, v)
+			if finished, p := r.listenFinished(f, to, sc); p != nil || finished {
+				return r.listenDone(f, p)
+			}
+			continue
+		}
+		if len(f.Queue) == 0 {
+			return okBlocked
+		}
+		c := f.Queue[0]
+		if c.Until {
+			return r.listenDone(f, nil)
+		}
+		idx, ok, p := r.consumes(f, to, c.Event)
+		if p != nil {
+			return fault(p)
+		}
+		if !ok {
+			f.Queue = f.Queue[1:]
+			continue
+		}
+		if f.Matched != nil {
+			f.Matched[idx] = true
+		}
+		if lt.Foreach != nil && len(lt.Foreach.Do) > 0 {
+			f.Child = &Frame{Path: item.Path + "/foreach/do", StartedAt: r.now, Data: readEvent(c.Event, lt.Read)}
+			continue
+		}
+		f.Queue = f.Queue[1:]
+		val := readEvent(c.Event, lt.Read)
+		if lt.Foreach != nil {
+			v, p := r.iterationOutput(f, lt.Foreach, val, sc.with(lt.Foreach.Item, val).with(lt.Foreach.At, len(f.Events)))
+			if p != nil {
+				return fault(p)
+			}
+			val = v
+		}
+		f.Events = append(f.Events, val)
+		if finished, p := r.listenFinished(f, to, sc); p != nil || finished {
+			return r.listenDone(f, p)
+		}
+	}
+}
+
+func (r *run) listenDone(f *Frame, p *problem.Problem) outcome {
+	r.cancelEffect(f.Effect)
+	f.Effect = ""
+	f.Queue = nil
+	if p != nil {
+		return fault(p)
+	}
+	f.RawOutput = f.Events
+	return okDone
+}
+
+func (r *run) iterationOutput(f *Frame, it *dsl.SubscriptionIterator, val any, sc *scope) (any, *problem.Problem) {
+	vars := r.vars(f, sc, varsTask)
+	if it.Output != nil && it.Output.As.IsSet() {
+		v, p := r.evalValue(it.Output.As, val, vars)
+		if p != nil {
+			return nil, p
+		}
+		val = v
+	}
+	if it.Export != nil && it.Export.As.IsSet() {
+		v, p := r.evalValue(it.Export.As, val, vars)
+		if p != nil {
+			return nil, p
+		}
+		r.in.Context = v
+	}
+	return val, nil
+}
+
+func (r *run) listenFinished(f *Frame, to *dsl.EventConsumption, sc *scope) (bool, *problem.Problem) {
+	switch {
+	case to.One != nil:
+		return true, nil
+	case to.All != nil:
+		for _, m := range f.Matched {
+			if !m {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	if to.Until == nil {
+		return len(to.Any) > 0 || len(f.Events) > 0, nil
+	}
+	if to.Until.Expr != nil {
+		return r.evalBool(to.Until.Expr, f.Events, r.vars(f, sc, varsTask))
+	}
+	return false, nil // an until strategy ends by its own event
+}
+
+// readEvent returns what a listen reads of an event.
+func readEvent(ev map[string]any, read string) any {
+	switch read {
+	case "envelope":
+		return ev
+	case "raw":
+		if b, ok := ev["data_base64"]; ok {
+			return b
+		}
+	}
+	return ev["data"]
+}
+
+// subscription evaluates the filters' attributes and correlation
+// expectations now, while the instance's data is at hand.
+func (r *run) subscription(f *Frame, to *dsl.EventConsumption, sc *scope) (*Subscription, *problem.Problem) {
+	vars := r.vars(f, sc, varsTask)
+	sub := &Subscription{Since: r.in.StartedAt}
+	build := func(filters []*dsl.EventFilter) ([]EventMatch, *problem.Problem) {
+		out := make([]EventMatch, 0, len(filters))
+		for _, flt := range filters {
+			m := EventMatch{Attributes: map[string]any{}, Path: flt.Path}
+			for name, v := range flt.With {
+				if name == "data" {
+					m.HasDataFilter = true
+					continue
+				}
+				val, p := r.evalValue(v, f.Input, vars)
+				if p != nil {
+					return nil, p
+				}
+				m.Attributes[name] = val
+			}
+			if len(flt.Correlate) > 0 {
+				m.Correlate = map[string]any{}
+				for key, c := range flt.Correlate {
+					if !c.Expect.IsSet() {
+						m.Correlate[key] = nil
+						continue
+					}
+					val, p := r.evalValue(c.Expect, f.Input, vars)
+					if p != nil {
+						return nil, p
+					}
+					m.Correlate[key] = val
+				}
+			}
+			out = append(out, m)
+		}
+		return out, nil
+	}
+	var p *problem.Problem
+	switch {
+	case to.One != nil:
+		sub.Filters, p = build([]*dsl.EventFilter{to.One})
+	case to.All != nil:
+		sub.Filters, p = build(to.All)
+	default:
+		sub.Filters, p = build(to.Any)
+	}
+	if p != nil {
+		return nil, p
+	}
+	if to.Until != nil && to.Until.Strategy != nil {
+		u := to.Until.Strategy
+		var fl []*dsl.EventFilter
+		switch {
+		case u.One != nil:
+			fl = []*dsl.EventFilter{u.One}
+		case u.All != nil:
+			fl = u.All
+		default:
+			fl = u.Any
+		}
+		if sub.Until, p = build(fl); p != nil {
+			return nil, p
+		}
+	}
+	return sub, nil
+}
+
+// consumes finds the filter of the strategy that an event matches.
+func (r *run) consumes(f *Frame, to *dsl.EventConsumption, ev map[string]any) (int, bool, *problem.Problem) {
+	var filters []*dsl.EventFilter
+	switch {
+	case to.One != nil:
+		filters = []*dsl.EventFilter{to.One}
+	case to.All != nil:
+		filters = to.All
+	default:
+		filters = to.Any
+		if len(filters) == 0 {
+			return 0, true, nil
+		}
+	}
+	vars := r.vars(f, nil, varsTask)
+	for i, flt := range filters {
+		if f.Matched != nil && f.Matched[i] {
+			continue
+		}
+		ok, corr, err := matchFilter(r.ctx, flt, ev, f.Input, vars, f.Corr)
+		if err != nil {
+			return 0, false, exprProblem(err)
+		}
+		if ok {
+			for k, v := range corr {
+				if f.Corr == nil {
+					f.Corr = map[string]any{}
+				}
+				f.Corr[k] = v
+			}
+			return i, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// matchFilter reports whether an event matches a filter. Attribute values
+// and expectations are evaluated on the listening task's input; data
+// expressions and correlation `from` expressions on the event. fixed holds
+// correlation values set by earlier events; the values this event yields are
+// returned.
+func matchFilter(ctx context.Context, flt *dsl.EventFilter, ev map[string]any, input any, vars map[string]any, fixed map[string]any) (bool, map[string]any, error) {
+	for name, v := range flt.With {
+		got := ev[name]
+		if name == "data" && v.Tmpl != nil && isExprValue(v) {
+			ok, err := v.Tmpl.Eval(ctx, got, vars)
+			if err != nil {
+				return false, nil, err
+			}
+			if b, _ := ok.(bool); !b {
+				return false, nil, nil
+			}
+			continue
+		}
+		want := v.Get()
+		if v.Tmpl != nil {
+			w, err := v.Tmpl.Eval(ctx, input, vars)
+			if err != nil {
+				return false, nil, err
+			}
+			want = w
+		}
+		if !valueMatches(got, want) {
+			return false, nil, nil
+		}
+	}
+	corr := map[string]any{}
+	for key, c := range flt.Correlate {
+		if c.From == nil || c.From.Prog == nil {
+			continue
+		}
+		got, err := c.From.Prog.Eval(ctx, ev, vars)
+		if err != nil {
+			return false, nil, err
+		}
+		want, has := fixed[key]
+		if c.Expect.IsSet() {
+			want, has = c.Expect.Get(), true
+			if c.Expect.Tmpl != nil {
+				if want, err = c.Expect.Tmpl.Eval(ctx, input, vars); err != nil {
+					return false, nil, err
+				}
+			}
+		}
+		if has && !reflect.DeepEqual(expr.Normalize(got), expr.Normalize(want)) && fmt.Sprint(got) != fmt.Sprint(want) {
+			return false, nil, nil
+		}
+		corr[key] = got
+	}
+	return true, corr, nil
+}
+
+func isExprValue(v *dsl.Value) bool {
+	s, ok := v.Get().(string)
+	return ok && expr.IsExpr(s)
+}
+
+// valueMatches compares an event attribute with a filter value: objects
+// match when every property of want is present and matches in got.
+func valueMatches(got, want any) bool {
+	if w, ok := want.(map[string]any); ok {
+		g, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			if !valueMatches(g[k], wv) {
+				return false
+			}
+		}
+		return true
+	}
+	if reflect.DeepEqual(expr.Normalize(got), expr.Normalize(want)) {
+		return true
+	}
+	gn, gok := toFloat(expr.Normalize(got))
+	wn, wok := toFloat(expr.Normalize(want))
+	return gok && wok && gn == wn
+}
+
+// MatchEvent reports whether an event satisfies the filter of a subscription,
+// evaluating the filter's data and correlation expressions. The runtime uses
+// it after its index narrowed the candidates.
+func MatchEvent(ctx context.Context, wf *dsl.Workflow, m EventMatch, ev map[string]any) (bool, error) {
+	for name, want := range m.Attributes {
+		if !valueMatches(ev[name], want) {
+			return false, nil
+		}
+	}
+	flt := FilterAt(wf, m.Path)
+	if flt == nil {
+		return false, fmt.Errorf("no event filter at %s in %s", m.Path, wf.Document.Name)
+	}
+	vars := map[string]any{}
+	for name, v := range flt.With {
+		if name == "data" && v.Tmpl != nil && isExprValue(v) {
+			ok, err := v.Tmpl.Eval(ctx, ev["data"], vars)
+			if err != nil {
+				return false, err
+			}
+			if b, _ := ok.(bool); !b {
+				return false, nil
+			}
+		} else if name == "data" && !valueMatches(ev["data"], v.Get()) {
+			return false, nil
+		}
+	}
+	for key, want := range m.Correlate {
+		c := flt.Correlate[key]
+		if c == nil || c.From == nil || c.From.Prog == nil || want == nil {
+			continue
+		}
+		got, err := c.From.Prog.Eval(ctx, ev, vars)
+		if err != nil {
+			return false, err
+		}
+		if !valueMatches(got, want) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// FilterAt finds the event filter written at a JSON Pointer path.
+func FilterAt(wf *dsl.Workflow, path string) *dsl.EventFilter {
+	var found *dsl.EventFilter
+	visit := func(c *dsl.EventConsumption) {
+		for c != nil && found == nil {
+			for _, fl := range append(append(append([]*dsl.EventFilter{}, c.All...), c.Any...), c.One) {
+				if fl != nil && fl.Path == path {
+					found = fl
+				}
+			}
+			if c.Until == nil {
+				return
+			}
+			c = c.Until.Strategy
+		}
+	}
+	if wf.Schedule != nil {
+		visit(wf.Schedule.On)
+	}
+	walkTasks(wf.Do, func(t *dsl.Task) {
+		if t.Listen != nil {
+			visit(&t.Listen.To)
+		}
+	})
+	return found
+}
+
+// walkTasks visits every task of a list, nested ones included.
+func walkTasks(list dsl.TaskList, visit func(*dsl.Task)) {
+	for _, item := range list {
+		t := item.Task
+		if t == nil {
+			continue
+		}
+		visit(t)
+		walkTasks(t.Do, visit)
+		if t.For != nil {
+			walkTasks(t.For.Do, visit)
+		}
+		if t.Fork != nil {
+			walkTasks(t.Fork.Branches, visit)
+		}
+		if t.Try != nil {
+			walkTasks(t.Try.Try, visit)
+			if t.Try.Catch != nil {
+				walkTasks(t.Try.Catch.Do, visit)
+			}
+		}
+		if t.Listen != nil && t.Listen.Foreach != nil {
+			walkTasks(t.Listen.Foreach.Do, visit)
+		}
+	}
+}
