@@ -16,6 +16,9 @@ type scope struct {
 	name string
 	val  any
 	up   *scope
+	// override lets the variable replace a standard one: tasks run by an
+	// extension see the extended task as $task.
+	override bool
 }
 
 func (s *scope) with(name string, val any) *scope { return &scope{name: "$" + name, val: val, up: s} }
@@ -51,9 +54,11 @@ func (r *run) vars(f *Frame, sc *scope, kind varsKind) map[string]any {
 		v["$input"] = f.Input
 		v["$output"] = f.Output
 	}
+	overridden := map[string]bool{}
 	for s := sc; s != nil; s = s.up {
-		if _, shadowed := v[s.name]; !shadowed {
+		if _, taken := v[s.name]; !taken || s.override && !overridden[s.name] {
 			v[s.name] = s.val
+			overridden[s.name] = true
 		}
 	}
 	return v

@@ -317,6 +317,9 @@ func findFrame(f *Frame, match func(*Frame) bool) *Frame {
 	if g := findFrame(f.Child, match); g != nil {
 		return g
 	}
+	if g := findFrame(f.Ext, match); g != nil {
+		return g
+	}
 	for _, b := range f.Branches {
 		if g := findFrame(b, match); g != nil {
 			return g
@@ -333,6 +336,7 @@ func (r *run) discard(f *Frame) {
 	r.cancelEffect(f.Effect)
 	r.cancelEffect(f.Timer)
 	r.discard(f.Child)
+	r.discard(f.Ext)
 	for _, b := range f.Branches {
 		r.discard(b)
 	}

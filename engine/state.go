@@ -109,6 +109,15 @@ type Frame struct {
 	// Listening is set once the subscription is open.
 	Listening bool `json:"listening,omitempty"`
 
+	// Extensions: the indexes of the extensions that apply to this task,
+	// the one running, and its task list's frame. Exited marks a list left
+	// by `then: exit`.
+	Exts    []int  `json:"exts,omitempty"`
+	ExtData any    `json:"extData,omitempty"`
+	ExtPos  int    `json:"extPos,omitempty"`
+	Ext     *Frame `json:"ext,omitempty"`
+	Exited  bool   `json:"exited,omitempty"`
+
 	// Timer is the effect ID of this task's timeout timer.
 	Timer    string           `json:"timer,omitempty"`
 	TimedOut bool             `json:"timedOut,omitempty"`

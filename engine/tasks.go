@@ -55,6 +55,7 @@ func (r *run) list(f *Frame, list dsl.TaskList, sc *scope) outcome {
 			f.Index++
 		case dsl.ThenExit:
 			f.Index = len(list)
+			f.Exited = true
 		case dsl.ThenEnd:
 			f.Index = len(list)
 			return flowEnd
@@ -70,11 +71,19 @@ func (r *run) list(f *Frame, list dsl.TaskList, sc *scope) outcome {
 	return okDone
 }
 
-// task runs one task through its phases: start (if, input), body, and
-// finish (output, export).
+// The phases of a task.
+const (
+	phaseStart  = iota // if, input, timeout
+	phaseBefore        // extensions' before tasks
+	phaseBody          // the task kind's own work
+	phaseAfter         // extensions' after tasks
+	phaseFinish        // output, export
+)
+
+// task runs one task through its phases.
 func (r *run) task(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 	t := item.Task
-	if f.Phase == 0 {
+	if f.Phase == phaseStart {
 		r.steps++
 		if r.steps > maxStepsPerAdvance {
 			return fault(&problem.Problem{Type: problem.TypeRuntime, Status: 500, Title: "Runaway Workflow",
@@ -113,13 +122,30 @@ func (r *run) task(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 			}
 			f.Timer = r.effect(Effect{Kind: EffectTimer, Task: item.Path, Due: r.now.Add(d), Reason: "timeout"})
 		}
-		f.Phase = 1
-	}
-	if f.Phase == 1 {
-		if f.TimedOut {
-			return r.taskFault(f, item, &problem.Problem{Type: problem.TypeTimeout, Status: 408, Title: "Task Timeout",
-				Detail: fmt.Sprintf("task %q did not finish within its timeout", item.Name)})
+		exts, p := r.extensions(f, item, sc)
+		if p != nil {
+			return r.taskFault(f, item, p)
 		}
+		f.Exts = exts
+		f.Phase = phaseBefore
+	}
+	if f.TimedOut && f.Phase < phaseFinish {
+		return r.taskFault(f, item, &problem.Problem{Type: problem.TypeTimeout, Status: 408, Title: "Task Timeout",
+			Detail: fmt.Sprintf("task %q did not finish within its timeout", item.Name)})
+	}
+	if f.Phase == phaseBefore {
+		out, exited := r.runExtensions(f, item, sc, true, f.Input)
+		if out.kind != done {
+			return out
+		}
+		f.Phase = phaseBody
+		if exited {
+			// An extension's `then: exit` stands in for the task itself.
+			f.RawOutput = f.ExtData
+			f.Phase = phaseAfter
+		}
+	}
+	if f.Phase == phaseBody {
 		out := r.body(f, item, sc)
 		switch out.kind {
 		case blocked:
@@ -128,7 +154,14 @@ func (r *run) task(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 			return r.taskFault(f, item, out.err)
 		}
 		f.Flow = out.flow
-		f.Phase = 2
+		f.Phase = phaseAfter
+	}
+	if f.Phase == phaseAfter {
+		out, _ := r.runExtensions(f, item, sc, false, f.RawOutput)
+		if out.kind != done {
+			return out
+		}
+		f.Phase = phaseFinish
 	}
 	vars := r.vars(f, sc, varsTask)
 	f.Output = f.RawOutput
@@ -165,6 +198,106 @@ func (r *run) task(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 		flow = t.Then
 	}
 	return outcome{kind: done, flow: flow}
+}
+
+// extensions returns the indexes of the workflow's extensions that apply to
+// a task. Tasks run by extensions are not extended themselves.
+func (r *run) extensions(f *Frame, item *dsl.TaskItem, sc *scope) ([]int, *problem.Problem) {
+	if r.wf.Use == nil || len(r.wf.Use.Extensions) == 0 || inExtension(sc) {
+		return nil, nil
+	}
+	var out []int
+	for i, ext := range r.wf.Use.Extensions {
+		if !extends(ext.Extend, item.Task.Kind) {
+			continue
+		}
+		if ext.When != nil {
+			vars := r.vars(f, sc, varsTask)
+			// In `when`, $task also shows the task's definition (`$task.call`).
+			task := map[string]any{}
+			for k, v := range item.Task.Raw {
+				task[k] = v
+			}
+			for k, v := range vars["$task"].(map[string]any) {
+				task[k] = v
+			}
+			vars["$task"] = task
+			ok, p := r.evalBool(ext.When, f.Input, vars)
+			if p != nil {
+				return nil, p
+			}
+			if !ok {
+				continue
+			}
+		}
+		out = append(out, i)
+	}
+	return out, nil
+}
+
+func extends(extend string, kind dsl.Kind) bool {
+	switch extend {
+	case "all":
+		return true
+	case "composite":
+		return kind == dsl.KindDo || kind == dsl.KindFork
+	}
+	return extend == string(kind)
+}
+
+const extensionMarker = "\x00extension"
+
+func inExtension(sc *scope) bool {
+	for s := sc; s != nil; s = s.up {
+		if s.name == extensionMarker {
+			return true
+		}
+	}
+	return false
+}
+
+// runExtensions runs the before (or after) tasks of the task's extensions,
+// in order, each on data, leaving the result in f.Data. It reports whether a
+// before list ended with `then: exit`, which skips the task.
+func (r *run) runExtensions(f *Frame, item *dsl.TaskItem, sc *scope, before bool, data any) (outcome, bool) {
+	if len(f.Exts) == 0 {
+		return okDone, false
+	}
+	if f.ExtPos == 0 && f.Ext == nil {
+		f.ExtData = data
+	}
+	for f.ExtPos < len(f.Exts) {
+		ext := r.wf.Use.Extensions[f.Exts[f.ExtPos]]
+		list := ext.After
+		if before {
+			list = ext.Before
+		}
+		if len(list) == 0 {
+			f.ExtPos++
+			continue
+		}
+		if f.Ext == nil {
+			f.Ext = &Frame{Path: "/use/extensions/" + ext.Name, StartedAt: r.now, Data: f.ExtData}
+		}
+		extScope := &scope{name: "$task", val: r.vars(f, sc, varsTask)["$task"], override: true, up: &scope{name: extensionMarker, up: sc}}
+		out := r.list(f.Ext, list, extScope)
+		if out.kind != done {
+			return out, false
+		}
+		f.ExtData = f.Ext.Data
+		exited := f.Ext.Exited
+		f.Ext = nil
+		f.ExtPos++
+		if before && exited {
+			f.ExtPos = 0
+			return okDone, true
+		}
+	}
+	f.ExtPos = 0
+	if !before {
+		f.RawOutput = f.ExtData
+	}
+	return okDone, false
 }
 
 func (r *run) taskFault(f *Frame, item *dsl.TaskItem, p *problem.Problem) outcome {
