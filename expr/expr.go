@@ -64,7 +64,10 @@ type CompileError struct {
 }
 
 func (e *CompileError) Error() string {
-	return fmt.Sprintf("jq syntax error in %q: %s", e.Expr, e.Msg)
+	if e.Offset >= 0 {
+		return fmt.Sprintf("jq syntax error in %q at offset %d: %s", e.Expr, e.Offset, e.Msg)
+	}
+	return fmt.Sprintf("jq expression %q: %s", e.Expr, e.Msg)
 }
 
 // EvalError is a failure while evaluating an expression.
