@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
@@ -345,4 +346,33 @@ func sortedPending(m map[string]PendingEffect) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// authorization describes the credentials a call used, for $authorization in
+// its output and export expressions. It is computed again rather than kept in
+// the instance state, so that secrets are never stored with the instance.
+// OAuth2 tokens are obtained by the connector and are not shown.
+func (r *run) authorization(f *Frame, c *dsl.CallTask, vars map[string]any) any {
+	var ref *dsl.AuthRef
+	switch {
+	case c.HTTP != nil:
+		ref = c.HTTP.Endpoint.Authentication
+	case c.OpenAPI != nil:
+		ref = c.OpenAPI.Authentication
+	}
+	a, p := r.auth(ref, f.Input, vars)
+	if p != nil || a == nil {
+		return nil
+	}
+	switch {
+	case a.Basic != nil:
+		return map[string]any{"scheme": "Basic", "parameter": base64.StdEncoding.EncodeToString([]byte(a.Basic.Username + ":" + a.Basic.Password))}
+	case a.Bearer != nil:
+		return map[string]any{"scheme": "Bearer", "parameter": a.Bearer.Token}
+	case a.Digest != nil:
+		return map[string]any{"scheme": "Digest"}
+	case a.OAuth2 != nil:
+		return map[string]any{"scheme": "Bearer"}
+	}
+	return nil
 }

@@ -243,6 +243,19 @@ do:
         as: '{path, query, method, body: (.body | fromjson)}'
 `, s.srv.URL), map[string]any{"id": 42, "expand": "lines", "note": "gift"},
 			map[string]any{"path": "/orders/42", "query": "expand=lines", "method": "POST", "body": map[string]any{"note": "gift"}}, ""},
+		{"authorization descriptor", fmt.Sprintf(`do:
+  - get:
+      call: http
+      with:
+        method: get
+        endpoint:
+          uri: %s/me
+          authentication:
+            bearer:
+              token: ${ .token }
+      output:
+        as: '{scheme: $authorization.scheme, path}'
+`, s.srv.URL), map[string]any{"token": "t0k"}, map[string]any{"scheme": "Bearer", "path": "/me"}, ""},
 		{"http error is a communication problem", fmt.Sprintf(`do:
   - get:
       call: http

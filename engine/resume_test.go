@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +98,16 @@ func TestRetryBackoffAndExhaustion(t *testing.T) {
 	require.Equal(t, engine.StatusCompleted, res.Instance.Status, "%v", res.Instance.Error)
 	// Two failures: retries after 10s and 20s.
 	require.Equal(t, epoch.Add(30*time.Second), vc.Now())
+
+	// Linear backoff with a fixed jitter: 10s+1s, then 20s+1s.
+	s.failures["/flaky2"] = 2
+	linear := strings.Replace(strings.Replace(body, "exponential", "linear", 1), "limit:", "jitter: {from: PT1S, to: PT1S}\n          limit:", 1)
+	vc = clock.NewVirtual(epoch)
+	l = &engine.Local{Engine: engine.New(vc), HTTP: &httpcall.Client{}, Virtual: vc}
+	res, err = l.Run(context.Background(), load(t, fmt.Sprintf(linear, s.srv.URL, "/flaky2")), nil)
+	require.NoError(t, err)
+	require.Equal(t, engine.StatusCompleted, res.Instance.Status, "%v", res.Instance.Error)
+	require.Equal(t, epoch.Add(32*time.Second), vc.Now())
 
 	res = runLocal(t, load(t, fmt.Sprintf(body, s.srv.URL, "/down")), nil)
 	require.Equal(t, engine.StatusFaulted, res.Instance.Status)

@@ -164,6 +164,9 @@ func (r *run) task(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 		f.Phase = phaseFinish
 	}
 	vars := r.vars(f, sc, varsTask)
+	if t.Kind == dsl.KindCall {
+		vars["$authorization"] = r.authorization(f, t.Call, vars)
+	}
 	f.Output = f.RawOutput
 	if t.Output != nil {
 		if t.Output.As.IsSet() {
