@@ -1,0 +1,164 @@
+// Package store defines where storeflow keeps its durable state: workflow
+// definitions, the event log, instances with their history, timers,
+// subscriptions and the outbox of calls to make. Each backend (SQLite,
+// PostgreSQL) implements Store and passes the shared storetest suite.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a Store reports.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a change was based on an instance revision that is
+	// no longer current: someone else advanced the instance.
+	ErrConflict = errors.New("instance changed concurrently")
+	// ErrDuplicateTrigger means an instance for the same trigger (event or
+	// schedule tick) of the same workflow exists already.
+	ErrDuplicateTrigger = errors.New("instance for this trigger exists")
+)
+
+// Workflow is one stored version of a definition.
+type Workflow struct {
+	Namespace string
+	Name      string
+	Version   string
+	Source    []byte // the definition as posted (YAML or JSON)
+	Digest    string // sha256 of Source, hex
+	Enabled   bool
+	CreatedAt time.Time
+}
+
+// Event is a CloudEvent in the append-only event log.
+type Event struct {
+	Seq        int64 // position in the log, assigned on append
+	ID         string
+	Source     string
+	Type       string
+	Subject    string
+	Time       time.Time
+	Envelope   []byte // the whole event, structured JSON form
+	ReceivedAt time.Time
+	// Duplicate is set by AppendEvents when (Source, ID) was already logged;
+	// Seq is then that of the first copy.
+	Duplicate bool
+}
+
+// Instance is the stored form of one workflow run.
+type Instance struct {
+	ID        string
+	Namespace string
+	Name      string
+	Version   string
+	Status    string
+	State     []byte // the engine's instance, JSON
+	// Rev counts commits of this instance; a change must name the revision
+	// it was computed from (0 for a new instance).
+	Rev        int64
+	TriggerKey string // unique per workflow when set: "event:<source>/<id>", "cron:<tick>"
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// HistoryEntry is one line of an instance's history.
+type HistoryEntry struct {
+	InstanceID string
+	Seq        int64 // order within the instance, assigned on commit
+	Time       time.Time
+	Type       string
+	Task       string
+	Data       []byte // JSON details
+}
+
+// Timer completes an instance's effect when due.
+type Timer struct {
+	ID         string // the effect ID
+	InstanceID string
+	Due        time.Time
+}
+
+// Subscription is a waiting listen, found by event type and correlation key.
+type Subscription struct {
+	ID         string // the effect ID
+	InstanceID string
+	EventType  string
+	// CorrKey is the canonical form of the correlation values the listen
+	// expects ("" when it expects none), so that matching is an index lookup.
+	CorrKey string
+	Since   time.Time
+	Spec    []byte // the engine's subscription, JSON
+}
+
+// OutboxItem is an effect to perform after its transition committed.
+type OutboxItem struct {
+	ID         string // the effect ID, also its idempotency key
+	InstanceID string
+	Kind       string
+	Payload    []byte
+	Attempts   int
+	NextAt     time.Time
+}
+
+// Change is everything one transition of one instance produced. A Commit
+// applies it entirely or not at all.
+type Change struct {
+	Instance            Instance
+	History             []HistoryEntry
+	AddTimers           []Timer
+	DeleteTimers        []string
+	AddSubscriptions    []Subscription
+	DeleteSubscriptions []string
+	AddOutbox           []OutboxItem
+	DeleteOutbox        []string
+	Emit                []Event
+}
+
+// InstanceQuery filters ListInstances. Results are newest first; After is
+// the ID of the last instance of the previous page.
+type InstanceQuery struct {
+	Namespace, Name string
+	Status          string
+	Since, Until    time.Time
+	After           string
+	Limit           int
+}
+
+// Store is durable state. Every method is safe for concurrent use.
+type Store interface {
+	// PutWorkflow stores a version of a definition; the same source posted
+	// again is no new version (created=false).
+	PutWorkflow(ctx context.Context, w Workflow) (stored Workflow, created bool, err error)
+	// GetWorkflow returns a version, or the latest one when version is "".
+	GetWorkflow(ctx context.Context, namespace, name, version string) (Workflow, error)
+	// ListWorkflows returns the latest version of every workflow.
+	ListWorkflows(ctx context.Context) ([]Workflow, error)
+	SetWorkflowEnabled(ctx context.Context, namespace, name string, enabled bool) error
+
+	// AppendEvents logs events durably, deduplicating on (Source, ID).
+	AppendEvents(ctx context.Context, events []Event) ([]Event, error)
+	// ReadEvents returns logged events after a sequence number, in order.
+	ReadEvents(ctx context.Context, afterSeq int64, limit int) ([]Event, error)
+
+	// Commit applies changes in one transaction (group commit). The result
+	// has one entry per change: nil, ErrConflict or ErrDuplicateTrigger; a
+	// change with an error is skipped, the others commit. The error return
+	// means nothing was committed.
+	Commit(ctx context.Context, changes []Change) ([]error, error)
+	GetInstance(ctx context.Context, id string) (Instance, error)
+	ListInstances(ctx context.Context, q InstanceQuery) ([]Instance, error)
+	History(ctx context.Context, instanceID string) ([]HistoryEntry, error)
+
+	// DueTimers returns timers due at or before until, earliest first.
+	DueTimers(ctx context.Context, until time.Time, limit int) ([]Timer, error)
+	// Subscriptions returns the subscriptions for an event type and key.
+	Subscriptions(ctx context.Context, eventType, corrKey string) ([]Subscription, error)
+	// Outbox returns items to perform at or before until, oldest first.
+	Outbox(ctx context.Context, until time.Time, limit int) ([]OutboxItem, error)
+	// RescheduleOutbox records a failed attempt and when to try again.
+	RescheduleOutbox(ctx context.Context, id string, attempts int, next time.Time) error
+
+	Close() error
+}
