@@ -19,6 +19,10 @@ var (
 	// ErrDuplicateTrigger means an instance for the same trigger (event or
 	// schedule tick) of the same workflow exists already.
 	ErrDuplicateTrigger = errors.New("instance for this trigger exists")
+	// ErrVersionExists means a workflow version was posted again with other
+	// content: versions are immutable so that instances keep the definition
+	// they started on.
+	ErrVersionExists = errors.New("workflow version exists with different content")
 )
 
 // Workflow is one stored version of a definition.
@@ -129,7 +133,8 @@ type InstanceQuery struct {
 // Store is durable state. Every method is safe for concurrent use.
 type Store interface {
 	// PutWorkflow stores a version of a definition; the same source posted
-	// again is no new version (created=false).
+	// again is no new version (created=false), other source under an
+	// existing version is ErrVersionExists.
 	PutWorkflow(ctx context.Context, w Workflow) (stored Workflow, created bool, err error)
 	// GetWorkflow returns a version, or the latest one when version is "".
 	GetWorkflow(ctx context.Context, namespace, name, version string) (Workflow, error)
@@ -139,8 +144,13 @@ type Store interface {
 
 	// AppendEvents logs events durably, deduplicating on (Source, ID).
 	AppendEvents(ctx context.Context, events []Event) ([]Event, error)
-	// ReadEvents returns logged events after a sequence number, in order.
-	ReadEvents(ctx context.Context, afterSeq int64, limit int) ([]Event, error)
+	// ReadEvents returns logged events after a sequence number, in order;
+	// with eventType set, only events of that type.
+	ReadEvents(ctx context.Context, afterSeq int64, eventType string, limit int) ([]Event, error)
+	// Cursor returns the position a named reader of the log has reached.
+	Cursor(ctx context.Context, name string) (int64, error)
+	// SetCursor records a reader's position.
+	SetCursor(ctx context.Context, name string, seq int64) error
 
 	// Commit applies changes in one transaction (group commit). The result
 	// has one entry per change: nil, ErrConflict or ErrDuplicateTrigger; a

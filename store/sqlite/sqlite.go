@@ -145,12 +145,8 @@ func (s *Store) PutWorkflow(ctx context.Context, w store.Workflow) (store.Workfl
 		stored, err := s.getWorkflow(ctx, tx, w.Namespace, w.Name, w.Version)
 		return stored, false, err
 	case err == nil:
-		// A changed definition under an existing version replaces it: the
-		// version string is the author's, and instances pin their own copy.
-		if _, err := tx.ExecContext(ctx, `UPDATE workflows SET source = ?, digest = ?, created_at = ? WHERE namespace = ? AND name = ? AND version = ?`,
-			w.Source, w.Digest, nanos(w.CreatedAt), w.Namespace, w.Name, w.Version); err != nil {
-			return w, false, err
-		}
+		return w, false, fmt.Errorf("%s/%s version %s: %w; change document.version (e.g. to a higher patch version) to publish the change",
+			w.Namespace, w.Name, w.Version, store.ErrVersionExists)
 	case errors.Is(err, sql.ErrNoRows):
 		if _, err := tx.ExecContext(ctx, `INSERT INTO workflows (namespace, name, version, source, digest, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			w.Namespace, w.Name, w.Version, w.Source, w.Digest, nanos(w.CreatedAt)); err != nil {

@@ -36,7 +36,7 @@ func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 	s, err = sqlite.Open(ctx, path)
 	require.NoError(t, err)
 	defer s.Close()
-	evs, err := s.ReadEvents(ctx, 0, 10)
+	evs, err := s.ReadEvents(ctx, 0, "", 10)
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
 }

@@ -60,8 +60,12 @@ func appendEvent(ctx context.Context, tx execer, ev store.Event) (store.Event, e
 }
 
 // ReadEvents returns events after a sequence number, in order.
-func (s *Store) ReadEvents(ctx context.Context, afterSeq int64, limit int) ([]store.Event, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+func (s *Store) ReadEvents(ctx context.Context, afterSeq int64, eventType string, limit int) ([]store.Event, error) {
+	query, args := `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, []any{afterSeq, limit}
+	if eventType != "" {
+		query, args = `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE type = ? AND seq > ? ORDER BY seq LIMIT ?`, []any{eventType, afterSeq, limit}
+	}
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -362,4 +366,20 @@ func (s *Store) RescheduleOutbox(ctx context.Context, id string, attempts int, n
 		return fmt.Errorf("outbox item %s: %w", id, store.ErrNotFound)
 	}
 	return nil
+}
+
+// Cursor returns a named reader's position in the event log.
+func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
+	var seq int64
+	err := s.read.QueryRowContext(ctx, `SELECT seq FROM cursors WHERE name = ?`, name).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return seq, err
+}
+
+// SetCursor records a reader's position.
+func (s *Store) SetCursor(ctx context.Context, name string, seq int64) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq`, name, seq)
+	return err
 }

@@ -50,6 +50,8 @@ func testWorkflows(t *testing.T, s store.Store) {
 	_, created, err = s.PutWorkflow(ctx, store.Workflow{Namespace: "shop", Name: "cart", Version: "1.0.0", Source: []byte("v1")})
 	require.NoError(t, err)
 	require.False(t, created, "the same source is no new version")
+	_, _, err = s.PutWorkflow(ctx, store.Workflow{Namespace: "shop", Name: "cart", Version: "1.0.0", Source: []byte("v1 changed")})
+	require.ErrorIs(t, err, store.ErrVersionExists, "versions are immutable")
 
 	for _, v := range []string{"1.10.0", "1.2.0", "1.10.0-rc.1"} {
 		_, _, err = s.PutWorkflow(ctx, store.Workflow{Namespace: "shop", Name: "cart", Version: v, Source: []byte(v)})
@@ -100,15 +102,31 @@ func testEvents(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.True(t, again[0].Duplicate)
 
-	read, err := s.ReadEvents(ctx, 0, 10)
+	read, err := s.ReadEvents(ctx, 0, "", 10)
 	require.NoError(t, err)
 	require.Len(t, read, 2)
 	require.Equal(t, `{"id":"1"}`, string(read[0].Envelope))
 	require.Equal(t, t0, read[0].Time)
-	read, err = s.ReadEvents(ctx, read[0].Seq, 10)
+	read, err = s.ReadEvents(ctx, read[0].Seq, "", 10)
 	require.NoError(t, err)
 	require.Len(t, read, 1)
 	require.Equal(t, "woo", read[0].Source)
+
+	_, err = s.AppendEvents(ctx, []store.Event{{ID: "2", Source: "shopify", Type: "checkout.started"}})
+	require.NoError(t, err)
+	typed, err := s.ReadEvents(ctx, 0, "checkout.started", 10)
+	require.NoError(t, err)
+	require.Len(t, typed, 1)
+	require.Equal(t, "2", typed[0].ID)
+
+	pos, err := s.Cursor(ctx, "matcher")
+	require.NoError(t, err)
+	require.Zero(t, pos)
+	require.NoError(t, s.SetCursor(ctx, "matcher", 7))
+	require.NoError(t, s.SetCursor(ctx, "matcher", 9))
+	pos, err = s.Cursor(ctx, "matcher")
+	require.NoError(t, err)
+	require.Equal(t, int64(9), pos)
 }
 
 func newInstance(id string) store.Instance {
@@ -165,7 +183,7 @@ func testCommit(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Empty(t, timers, "the committed change deleted the timer")
 
-	evs, err := s.ReadEvents(ctx, 0, 10)
+	evs, err := s.ReadEvents(ctx, 0, "", 10)
 	require.NoError(t, err)
 	require.Len(t, evs, 1, "emitted events join the log in the same commit")
 
@@ -194,7 +212,7 @@ func testAtomic(t *testing.T, s store.Store) {
 	hist, err := s.History(ctx, "ghost")
 	require.NoError(t, err)
 	require.Empty(t, hist)
-	evs, err := s.ReadEvents(ctx, 0, 10)
+	evs, err := s.ReadEvents(ctx, 0, "", 10)
 	require.NoError(t, err)
 	require.Empty(t, evs, "a skipped change emits nothing")
 }
