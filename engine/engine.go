@@ -297,6 +297,12 @@ func (r *run) deliver(c Completion) bool {
 	}
 	if pe.Kind == EffectSubscribe {
 		// A subscription stays open: events queue up in its frame.
+		if c.Seq > 0 {
+			if c.Seq <= f.LastSeq {
+				return false
+			}
+			f.LastSeq = c.Seq
+		}
 		cc := c
 		f.Queue = append(f.Queue, cc)
 		return true

@@ -58,6 +58,18 @@ type Instance struct {
 	Pending map[string]PendingEffect `json:"pending,omitempty"`
 	// Inbox holds completions that arrived while the instance was suspended.
 	Inbox []Completion `json:"inbox,omitempty"`
+	// Parent is the instance, and its effect, waiting for this one to end
+	// (`run: workflow`).
+	Parent *ParentRef `json:"parent,omitempty"`
+	// LogSeq is the event log's position when the instance started: a listen
+	// looks back at the events logged since.
+	LogSeq int64 `json:"logSeq,omitempty"`
+}
+
+// ParentRef names the effect of a parent instance that a child completes.
+type ParentRef struct {
+	Instance string `json:"instance"`
+	Effect   string `json:"effect"`
 }
 
 // PendingEffect records an outstanding effect: what kind and which task.
@@ -106,8 +118,10 @@ type Frame struct {
 	// correlation values fixed by the first event when no `expect` was given.
 	Matched []bool         `json:"matched,omitempty"`
 	Corr    map[string]any `json:"corr,omitempty"`
-	// Listening is set once the subscription is open.
-	Listening bool `json:"listening,omitempty"`
+	// Listening is set once the subscription is open; LastSeq is the log
+	// position of the last event delivered to it.
+	Listening bool  `json:"listening,omitempty"`
+	LastSeq   int64 `json:"lastSeq,omitempty"`
 
 	// Extensions: the indexes of the extensions that apply to this task,
 	// the one running, and its task list's frame. Exited marks a list left
@@ -148,6 +162,9 @@ type Completion struct {
 	Filter int `json:"filter,omitempty"`
 	// Until marks an event matched by an `until` strategy.
 	Until bool `json:"until,omitempty"`
+	// Seq is the event's position in the runtime's log. Events reach a
+	// listen in log order; one delivered twice (after a crash) is ignored.
+	Seq int64 `json:"seq,omitempty"`
 }
 
 // EffectKind names what the runtime must do for an effect.

@@ -109,11 +109,13 @@ type OutboxItem struct {
 // Change is everything one transition of one instance produced. A Commit
 // applies it entirely or not at all.
 type Change struct {
-	Instance            Instance
-	History             []HistoryEntry
-	AddTimers           []Timer
-	DeleteTimers        []string
-	AddSubscriptions    []Subscription
+	Instance         Instance
+	History          []HistoryEntry
+	AddTimers        []Timer
+	DeleteTimers     []string
+	AddSubscriptions []Subscription
+	// DeleteSubscriptions removes subscriptions by ID, together with the
+	// rows "<ID>#<n>" of a subscription with several filters.
 	DeleteSubscriptions []string
 	AddOutbox           []OutboxItem
 	DeleteOutbox        []string

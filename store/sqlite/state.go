@@ -173,7 +173,8 @@ func applyChange(ctx context.Context, tx *sql.Tx, c *store.Change) (error, error
 		}
 	}
 	for _, id := range c.DeleteSubscriptions {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE id = ?`, id); err != nil {
+		// A listen with several filters has a row per filter, "<id>#<n>".
+		if _, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE id = ? OR (id > ? AND id < ?)`, id, id+"#", id+"$"); err != nil {
 			return nil, err
 		}
 	}

@@ -250,6 +250,9 @@ func testWork(t *testing.T, s store.Store) {
 		},
 		AddSubscriptions: []store.Subscription{
 			{ID: "w/4", InstanceID: "w", EventType: "order.placed", CorrKey: `{"cart":"c1"}`, Since: t0, Spec: []byte(`{"a":1}`)},
+			{ID: "w/8#0", InstanceID: "w", EventType: "order.paid", CorrKey: "", Since: t0, Spec: []byte(`{}`)},
+			{ID: "w/8#1", InstanceID: "w", EventType: "order.fulfilled", CorrKey: "", Since: t0, Spec: []byte(`{}`)},
+			{ID: "w/80", InstanceID: "w", EventType: "order.fulfilled", CorrKey: "", Since: t0, Spec: []byte(`{}`)},
 			{ID: "w/5", InstanceID: "w", EventType: "order.placed", CorrKey: `{"cart":"c2"}`, Since: t0, Spec: []byte(`{}`)},
 		},
 		AddOutbox: []store.OutboxItem{
@@ -295,9 +298,13 @@ func testWork(t *testing.T, s store.Store) {
 
 	in, err := s.GetInstance(ctx, "w")
 	require.NoError(t, err)
-	res, err = s.Commit(ctx, []store.Change{{Instance: in, DeleteSubscriptions: []string{"w/4"}, DeleteOutbox: []string{"w/6"}}})
+	res, err = s.Commit(ctx, []store.Change{{Instance: in, DeleteSubscriptions: []string{"w/4", "w/8"}, DeleteOutbox: []string{"w/6"}}})
 	require.NoError(t, err)
 	require.NoError(t, res[0])
+	subs, err = s.Subscriptions(ctx, "order.fulfilled", "")
+	require.NoError(t, err)
+	require.Len(t, subs, 1, "the rows of w/8 went, w/80 stays")
+	require.Equal(t, "w/80", subs[0].ID)
 	subs, err = s.Subscriptions(ctx, "order.placed", `{"cart":"c1"}`)
 	require.NoError(t, err)
 	require.Empty(t, subs)
