@@ -156,7 +156,7 @@ func readEvent(ev map[string]any, read string) any {
 // expectations now, while the instance's data is at hand.
 func (r *run) subscription(f *Frame, to *dsl.EventConsumption, sc *scope) (*Subscription, *problem.Problem) {
 	vars := r.vars(f, sc, varsTask)
-	sub := &Subscription{Since: r.in.StartedAt}
+	sub := &Subscription{Workflow: r.in.Workflow, Since: r.in.StartedAt}
 	build := func(filters []*dsl.EventFilter) ([]EventMatch, *problem.Problem) {
 		out := make([]EventMatch, 0, len(filters))
 		for _, flt := range filters {
@@ -433,6 +433,37 @@ func walkTasks(list dsl.TaskList, visit func(*dsl.Task)) {
 		}
 		if t.Listen != nil && t.Listen.Foreach != nil {
 			walkTasks(t.Listen.Foreach.Do, visit)
+		}
+	}
+}
+
+// VisitListenFilters calls visit for the filters of every listen of wf,
+// until strategies included.
+func VisitListenFilters(wf *dsl.Workflow, visit func(*dsl.EventFilter)) {
+	var consumption func(c *dsl.EventConsumption)
+	consumption = func(c *dsl.EventConsumption) {
+		if c == nil {
+			return
+		}
+		for _, f := range append(append(append([]*dsl.EventFilter{}, c.All...), c.Any...), c.One) {
+			if f != nil {
+				visit(f)
+			}
+		}
+		if c.Until != nil {
+			consumption(c.Until.Strategy)
+		}
+	}
+	walkTasks(wf.Do, func(t *dsl.Task) {
+		if t.Listen != nil {
+			consumption(&t.Listen.To)
+		}
+	})
+	if wf.Use != nil {
+		for _, fn := range wf.Use.Functions {
+			if fn.Listen != nil {
+				consumption(&fn.Listen.To)
+			}
 		}
 	}
 }

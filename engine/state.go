@@ -210,7 +210,9 @@ type ChildStart struct {
 // are already evaluated, so matching needs no expression of the waiting
 // instance except data filters.
 type Subscription struct {
-	Filters []EventMatch `json:"filters"`
+	// Workflow is the definition whose filters the subscription uses.
+	Workflow WorkflowRef  `json:"workflow"`
+	Filters  []EventMatch `json:"filters"`
 	// Until are filters whose match ends an `any` consumption.
 	Until []EventMatch `json:"until,omitempty"`
 	// Since is when the instance started: events received since then may be

@@ -1,0 +1,275 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/storeflow/storeflow/dsl"
+	"github.com/storeflow/storeflow/engine"
+	"github.com/storeflow/storeflow/store"
+)
+
+const matcherCursor = "matcher"
+
+// Ingest logs events durably (deduplicated on source and id) and wakes the
+// matcher. When it returns without error the events are safe.
+func (r *Runtime) Ingest(ctx context.Context, events []store.Event) ([]store.Event, error) {
+	out, err := r.st.AppendEvents(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range out {
+		if !e.Duplicate {
+			metricEventsIn.Inc()
+		}
+	}
+	signal(r.wakeMatcher)
+	return out, nil
+}
+
+func (r *Runtime) logPosition(context.Context) int64 { return r.matched.Load() }
+
+// matchLoop reads the event log in order and hands each event to the
+// workflows it starts and the listens it completes. Its position is saved
+// only after what it handed over committed, so a crash repeats, never skips;
+// repeats are harmless (trigger keys, per-listen event positions).
+func (r *Runtime) matchLoop(ctx context.Context) {
+	pos, err := r.st.Cursor(ctx, matcherCursor)
+	if err != nil {
+		r.log.Error("read matcher position", "err", err)
+		return
+	}
+	r.matched.Store(pos)
+	for {
+		events, err := r.st.ReadEvents(ctx, pos, "", 512)
+		if err != nil && ctx.Err() == nil {
+			r.log.Error("read events", "err", err)
+		}
+		if len(events) > 0 {
+			var wg sync.WaitGroup
+			for _, ev := range events {
+				r.match(ctx, ev, &wg)
+			}
+			wg.Wait()
+			pos = events[len(events)-1].Seq
+			r.matched.Store(pos)
+			if err := r.st.SetCursor(context.WithoutCancel(ctx), matcherCursor, pos); err != nil {
+				r.log.Error("save matcher position", "err", err)
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wakeMatcher:
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func decodeEvent(ev store.Event) map[string]any {
+	var m map[string]any
+	if err := json.Unmarshal(ev.Envelope, &m); err != nil || m == nil {
+		m = map[string]any{"id": ev.ID, "source": ev.Source, "type": ev.Type, "specversion": "1.0"}
+	}
+	return m
+}
+
+// match starts the workflows an event triggers and delivers it to the
+// listens waiting for it.
+func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup) {
+	env := decodeEvent(ev)
+	hand := func(it *item) {
+		wg.Add(1)
+		it.done = func(err error) {
+			if err != nil && !errors.Is(err, context.Canceled) {
+				r.log.Error("event delivery", "event", ev.ID, "instance", it.id, "err", err)
+			}
+			wg.Done()
+		}
+		if err := r.enqueue(ctx, it); err != nil {
+			wg.Done()
+		}
+	}
+	for _, wf := range r.defs.triggersFor(ev.Type) {
+		if !r.triggers(ctx, wf, env) {
+			continue
+		}
+		input := env["data"]
+		if wf.Schedule.Read == "envelope" {
+			input = env
+		}
+		metricStarted.Inc()
+		hand(&item{kind: itemStart, id: engine.NewID(), start: &startReq{wf: wf, input: input, trigger: "event:" + ev.Source + "/" + ev.ID}})
+	}
+	delivered := map[string]bool{}
+	for _, sh := range r.defs.shapesFor(ev.Type) {
+		key, ok := eventKey(ctx, sh, env)
+		if !ok {
+			continue
+		}
+		for _, typ := range []string{ev.Type, anyType} {
+			subs, err := r.st.Subscriptions(ctx, typ, key)
+			if err != nil {
+				r.log.Error("find subscriptions", "type", typ, "err", err)
+				continue
+			}
+			for _, sub := range subs {
+				c, ok := r.deliverable(ctx, sub, env)
+				if !ok || delivered[c.Effect] {
+					continue
+				}
+				delivered[c.Effect] = true
+				c.Seq = ev.Seq
+				hand(&item{kind: itemComplete, id: sub.InstanceID, completion: c})
+			}
+		}
+	}
+}
+
+// triggers reports whether an event starts a workflow (schedule.on one/any).
+func (r *Runtime) triggers(ctx context.Context, wf *dsl.Workflow, env map[string]any) bool {
+	on := wf.Schedule.On
+	filters := on.Any
+	if on.One != nil {
+		filters = []*dsl.EventFilter{on.One}
+	}
+	if on.All != nil {
+		r.log.Warn("schedule.on.all is not supported yet by the runtime; use one or any", "workflow", wf.Document.Name)
+		return false
+	}
+	if len(filters) == 0 {
+		return true
+	}
+	for _, f := range filters {
+		m := engine.EventMatch{Attributes: map[string]any{}, Path: f.Path}
+		for name, v := range f.With {
+			if name != "data" {
+				m.Attributes[name] = v.Get()
+			}
+		}
+		if ok, err := engine.MatchEvent(ctx, wf, m, env); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+// deliverable checks a candidate subscription fully and returns the
+// completion that delivers the event to it.
+func (r *Runtime) deliverable(ctx context.Context, sub store.Subscription, env map[string]any) (engine.Completion, bool) {
+	var spec engine.Subscription
+	if err := json.Unmarshal(sub.Spec, &spec); err != nil {
+		return engine.Completion{}, false
+	}
+	effect, suffix, _ := strings.Cut(sub.ID, "#")
+	wf, err := r.defs.get(ctx, spec.Workflow)
+	if err != nil {
+		return engine.Completion{}, false
+	}
+	until := strings.HasPrefix(suffix, "u")
+	idx := 0
+	for i := range suffix {
+		if suffix[i] >= '0' && suffix[i] <= '9' {
+			idx = idx*10 + int(suffix[i]-'0')
+		}
+	}
+	filters := spec.Filters
+	if until {
+		filters = spec.Until
+	}
+	if len(filters) == 0 {
+		return engine.Completion{Effect: effect, Event: env}, true
+	}
+	if idx >= len(filters) {
+		return engine.Completion{}, false
+	}
+	ok, err := engine.MatchEvent(ctx, wf, filters[idx], env)
+	if err != nil || !ok {
+		return engine.Completion{}, false
+	}
+	return engine.Completion{Effect: effect, Event: env, Filter: idx, Until: until}, true
+}
+
+// eventKey computes the correlation key an event has under a shape.
+func eventKey(ctx context.Context, sh shape, env map[string]any) (string, bool) {
+	if len(sh.keys) == 0 {
+		return "", true
+	}
+	vals := map[string]any{}
+	for i, k := range sh.keys {
+		if sh.froms[i] == nil || sh.froms[i].Prog == nil {
+			return "", false
+		}
+		v, err := sh.froms[i].Prog.Eval(ctx, env, nil)
+		if err != nil || v == nil {
+			return "", false
+		}
+		vals[k] = v
+	}
+	return corrKey(vals), true
+}
+
+// lookBack delivers to a new listen the events logged since its instance
+// started, so that an event arriving between start and listen is not lost.
+// It runs in the instance's worker, before anything else reaches it.
+func (r *Runtime) lookBack(ctx context.Context, wf *dsl.Workflow, in *engine.Instance, e engine.Effect) {
+	sub := e.Subscription
+	types := map[string]bool{}
+	for _, f := range append(append([]engine.EventMatch{}, sub.Filters...), sub.Until...) {
+		types[matchType(f)] = true
+	}
+	if len(sub.Filters) == 0 {
+		types[anyType] = true
+	}
+	var events []store.Event
+	for typ := range types {
+		if typ == anyType {
+			typ = ""
+		}
+		evs, err := r.st.ReadEvents(ctx, in.LogSeq, typ, 1000)
+		if err != nil {
+			r.log.Error("look back for events", "instance", in.ID, "err", err)
+			return
+		}
+		events = append(events, evs...)
+	}
+	sort.Slice(events, func(i, j int) bool { return events[i].Seq < events[j].Seq })
+	for i, ev := range events {
+		if i > 0 && events[i-1].Seq == ev.Seq {
+			continue
+		}
+		env := decodeEvent(ev)
+		c, ok := r.match1(ctx, wf, sub, e.ID, env)
+		if !ok {
+			continue
+		}
+		c.Seq = ev.Seq
+		if err := r.apply(ctx, &item{kind: itemComplete, id: in.ID, completion: c}); err != nil {
+			r.log.Error("deliver earlier event", "instance", in.ID, "event", ev.ID, "err", err)
+			return
+		}
+	}
+}
+
+func (r *Runtime) match1(ctx context.Context, wf *dsl.Workflow, sub *engine.Subscription, effect string, env map[string]any) (engine.Completion, bool) {
+	for i, m := range sub.Until {
+		if ok, err := engine.MatchEvent(ctx, wf, m, env); err == nil && ok {
+			return engine.Completion{Effect: effect, Event: env, Filter: i, Until: true}, true
+		}
+	}
+	if len(sub.Filters) == 0 {
+		return engine.Completion{Effect: effect, Event: env}, true
+	}
+	for i, m := range sub.Filters {
+		if ok, err := engine.MatchEvent(ctx, wf, m, env); err == nil && ok {
+			return engine.Completion{Effect: effect, Event: env, Filter: i}, true
+		}
+	}
+	return engine.Completion{}, false
+}

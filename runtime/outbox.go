@@ -1,0 +1,129 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/storeflow/storeflow/engine"
+	"github.com/storeflow/storeflow/problem"
+	"github.com/storeflow/storeflow/store"
+)
+
+// outboxLoop performs the calls, child starts and parent notifications that
+// committed transitions left in the outbox. Each is done at least once: an
+// item stays until the completion it produced commits, so a crash in
+// between repeats it with the same idempotency key.
+func (r *Runtime) outboxLoop(ctx context.Context) {
+	sem := make(chan struct{}, r.opts.CallWorkers)
+	for {
+		items, err := r.st.Outbox(ctx, r.clk.Now(), 500)
+		if err != nil && ctx.Err() == nil {
+			r.log.Error("read outbox", "err", err)
+		}
+		metricOutbox.Set(float64(len(items)))
+		for _, o := range items {
+			if !r.claim(o.ID) {
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				defer func() { <-sem }()
+				r.dispatch(ctx, o)
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wakeOutbox:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (r *Runtime) claim(id string) bool {
+	r.inflightMu.Lock()
+	defer r.inflightMu.Unlock()
+	if r.inflight[id] {
+		return false
+	}
+	r.inflight[id] = true
+	return true
+}
+
+func (r *Runtime) release(id string) {
+	r.inflightMu.Lock()
+	delete(r.inflight, id)
+	r.inflightMu.Unlock()
+}
+
+func (r *Runtime) dispatch(ctx context.Context, o store.OutboxItem) {
+	err := r.perform(ctx, o)
+	r.release(o.ID)
+	if err == nil || ctx.Err() != nil {
+		return
+	}
+	// The item could not even be handed over (bad payload, unknown
+	// workflow): try again later, backing off, and say so.
+	delay := min(time.Duration(1<<min(o.Attempts, 8))*time.Second, 5*time.Minute)
+	r.log.Error("outbox item failed", "item", o.ID, "instance", o.InstanceID, "attempt", o.Attempts+1, "retry_in", delay, "err", err)
+	if err := r.st.RescheduleOutbox(ctx, o.ID, o.Attempts+1, r.clk.Now().Add(delay)); err != nil && ctx.Err() == nil {
+		r.log.Error("reschedule outbox item", "item", o.ID, "err", err)
+	}
+	signal(r.wakeOutbox)
+}
+
+func (r *Runtime) perform(ctx context.Context, o store.OutboxItem) error {
+	switch o.Kind {
+	case "parent":
+		var c engine.Completion
+		if err := json.Unmarshal(o.Payload, &c); err != nil {
+			return fmt.Errorf("decode parent notification: %w", err)
+		}
+		return r.do(ctx, &item{kind: itemComplete, id: o.InstanceID, completion: c, deleteOutbox: o.ID})
+	}
+	var eff engine.Effect
+	if err := json.Unmarshal(o.Payload, &eff); err != nil {
+		return fmt.Errorf("decode outbox effect: %w", err)
+	}
+	switch eff.Kind {
+	case engine.EffectChild:
+		wf, err := r.defs.get(ctx, eff.Child.Workflow)
+		if err != nil {
+			c := engine.Completion{Effect: eff.ID, Error: &problem.Problem{Type: problem.TypeConfiguration, Status: 404, Title: "Workflow Not Found",
+				Detail: fmt.Sprintf("run: workflow %s: %v", eff.Child.Workflow, err)}}
+			return r.do(ctx, &item{kind: itemComplete, id: o.InstanceID, completion: c, deleteOutbox: o.ID})
+		}
+		return r.do(ctx, &item{kind: itemStart, id: engine.NewID(), deleteOutbox: o.ID, start: &startReq{
+			wf: wf, input: eff.Child.Input, trigger: "child:" + eff.ID, parent: &engine.ParentRef{Instance: o.InstanceID, Effect: eff.ID}}})
+	case engine.EffectCall:
+		out, err := r.call(ctx, eff)
+		c := engine.Completion{Effect: eff.ID, Output: out}
+		if err != nil {
+			c = engine.Completion{Effect: eff.ID, Error: problem.As(err)}
+		}
+		return r.do(ctx, &item{kind: itemComplete, id: o.InstanceID, completion: c, deleteOutbox: o.ID})
+	}
+	return fmt.Errorf("outbox item of unknown kind %q", eff.Kind)
+}
+
+// call performs an outbound call with the effect's idempotency key.
+func (r *Runtime) call(ctx context.Context, eff engine.Effect) (any, error) {
+	c := eff.Call
+	switch c.Kind {
+	case "http":
+		req := *c.HTTP
+		req.IdempotencyKey = eff.IdempotencyKey()
+		return r.http.Do(ctx, req)
+	case "openapi":
+		req := *c.OpenAPI
+		req.IdempotencyKey = eff.IdempotencyKey()
+		return r.http.DoOpenAPI(ctx, req)
+	}
+	return nil, &problem.Problem{Type: problem.TypeRuntime, Status: 501, Title: "Not Supported", Detail: fmt.Sprintf("call kind %q has no connector in this storeflow", c.Kind)}
+}

@@ -1,0 +1,273 @@
+package runtime_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/storeflow/storeflow/clock"
+	"github.com/storeflow/storeflow/engine"
+	"github.com/storeflow/storeflow/runtime"
+	"github.com/storeflow/storeflow/store"
+	"github.com/storeflow/storeflow/store/sqlite"
+)
+
+var epoch = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+type harness struct {
+	t     *testing.T
+	st    store.Store
+	vc    *clock.Virtual
+	rt    *runtime.Runtime
+	stop  context.CancelFunc
+	done  chan error
+	mu    sync.Mutex
+	calls []string // idempotency keys seen by the sink
+	sink  *httptest.Server
+}
+
+func newHarness(t *testing.T) *harness {
+	h := &harness{t: t, vc: clock.NewVirtual(epoch)}
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	require.NoError(t, err)
+	h.st = st
+	h.sink = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		h.calls = append(h.calls, r.Header.Get("Idempotency-Key"))
+		h.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"sent":true,"body":%q}`, body)
+	}))
+	t.Cleanup(h.sink.Close)
+	h.start()
+	t.Cleanup(func() { h.shutdown(); _ = st.Close() })
+	return h
+}
+
+func (h *harness) start() {
+	h.rt = runtime.New(runtime.Options{Store: h.st, Clock: h.vc, Shards: 4})
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stop, h.done = cancel, make(chan error, 1)
+	go func() { h.done <- h.rt.Run(ctx) }()
+}
+
+func (h *harness) shutdown() {
+	if h.stop != nil {
+		h.stop()
+		require.NoError(h.t, <-h.done)
+		h.stop = nil
+	}
+}
+
+func (h *harness) put(src string) {
+	_, _, err := h.st.PutWorkflow(context.Background(), store.Workflow{Namespace: "shop", Name: nameOf(src), Version: "1.0.0", Source: []byte(src)})
+	require.NoError(h.t, err)
+	require.NoError(h.t, h.rt.Reload(context.Background()))
+}
+
+func nameOf(src string) string {
+	var name string
+	_, _ = fmt.Sscanf(src[len("document:\n  dsl: '1.0.3'\n  namespace: shop\n  name: "):], "%s", &name)
+	return name
+}
+
+func (h *harness) ingest(typ, id string, data any) {
+	env, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "test", "type": typ, "data": data})
+	_, err := h.rt.Ingest(context.Background(), []store.Event{{ID: id, Source: "test", Type: typ, Envelope: env}})
+	require.NoError(h.t, err)
+}
+
+// eventually polls, in real time, until cond holds.
+func (h *harness) eventually(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (h *harness) instances(status string) []store.Instance {
+	list, err := h.st.ListInstances(context.Background(), store.InstanceQuery{Status: status, Limit: 1000})
+	require.NoError(h.t, err)
+	return list
+}
+
+func (h *harness) state(id string) *engine.Instance {
+	rec, err := h.st.GetInstance(context.Background(), id)
+	require.NoError(h.t, err)
+	in, err := engine.Unmarshal(rec.State)
+	require.NoError(h.t, err)
+	return in
+}
+
+const cartFlow = `document:
+  dsl: '1.0.3'
+  namespace: shop
+  name: cart
+  version: '1.0.0'
+schedule:
+  on:
+    one:
+      with:
+        type: checkout.started
+do:
+  - waitAnHour:
+      wait: PT1H
+  - remind:
+      call: http
+      with:
+        method: post
+        endpoint: %s/email
+        body:
+          cart: ${ .cartId }
+      output:
+        as: ${ $input }
+  - awaitOrder:
+      listen:
+        to:
+          one:
+            with:
+              type: order.placed
+            correlate:
+              cart:
+                from: .data.cartId
+                expect: ${ .cartId }
+      output:
+        as: '{cart: .[0].cartId, order: .[0].orderId}'
+`
+
+func TestEventToCompletion(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.put(fmt.Sprintf(cartFlow, h.sink.URL))
+
+	h.ingest("checkout.started", "e1", map[string]any{"cartId": "c1"})
+	h.ingest("checkout.started", "e1", map[string]any{"cartId": "c1"}) // delivered twice
+	h.ingest("checkout.started", "e2", map[string]any{"cartId": "c2"})
+	h.eventually("two waiting carts", func() bool { return len(h.instances("waiting")) == 2 })
+	require.Len(t, h.instances(""), 2, "a duplicate event starts nothing")
+
+	// An order for c1 placed before its listen opened is not lost.
+	h.ingest("order.placed", "o1", map[string]any{"cartId": "c1", "orderId": "o-1"})
+	h.vc.Advance(time.Hour)
+	h.eventually("c1 completes", func() bool { return len(h.instances("completed")) == 1 })
+	done := h.instances("completed")[0]
+	require.Equal(t, map[string]any{"cart": "c1", "order": "o-1"}, h.state(done.ID).Output)
+
+	// Restart: c2 keeps waiting for its order, then finishes.
+	h.shutdown()
+	h.start()
+	h.ingest("order.placed", "o2", map[string]any{"cartId": "c2", "orderId": "o-2"})
+	h.eventually("c2 completes", func() bool { return len(h.instances("completed")) == 2 })
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	require.Len(t, h.calls, 2, "one reminder per cart")
+	require.NotEqual(t, h.calls[0], h.calls[1])
+	hist, err := h.st.History(context.Background(), done.ID)
+	require.NoError(t, err)
+	require.Equal(t, "workflow.started", hist[0].Type)
+	require.Equal(t, "workflow.completed", hist[len(hist)-1].Type)
+}
+
+func TestStartCancelSuspendResume(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.put(`document:
+  dsl: '1.0.3'
+  namespace: shop
+  name: pause
+  version: '1.0.0'
+do:
+  - w:
+      wait: PT10M
+  - after:
+      set: {done: true}
+`)
+	ctx := context.Background()
+	ref := engine.WorkflowRef{Namespace: "shop", Name: "pause", Version: "1.0.0"}
+	a, err := h.rt.Start(ctx, ref, nil)
+	require.NoError(t, err)
+	b, err := h.rt.Start(ctx, ref, nil)
+	require.NoError(t, err)
+	require.NoError(t, h.rt.Cancel(ctx, a, "no longer needed"))
+	require.Equal(t, engine.StatusCancelled, h.state(a).Status)
+	require.Error(t, h.rt.Cancel(ctx, a, "again"))
+
+	require.NoError(t, h.rt.Suspend(ctx, b))
+	h.vc.Advance(time.Hour)
+	time.Sleep(50 * time.Millisecond)
+	require.Equal(t, engine.StatusSuspended, h.state(b).Status)
+	require.NoError(t, h.rt.Resume(ctx, b))
+	h.eventually("b completes", func() bool { return h.state(b).Status == engine.StatusCompleted })
+}
+
+func TestEmitChainsWorkflowsAndChildRuns(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.put(`document:
+  dsl: '1.0.3'
+  namespace: shop
+  name: points
+  version: '1.0.0'
+do:
+  - award:
+      set:
+        points: ${ .total * 10 }
+`)
+	h.put(`document:
+  dsl: '1.0.3'
+  namespace: shop
+  name: paid
+  version: '1.0.0'
+schedule:
+  on:
+    one:
+      with: {type: order.paid}
+do:
+  - loyalty:
+      run:
+        workflow: {namespace: shop, name: points, version: '1.0.0', input: {total: '${ .total }'}}
+  - announce:
+      emit:
+        event:
+          with:
+            type: loyalty.awarded
+            source: storeflow
+            data: ${ . }
+`)
+	h.put(`document:
+  dsl: '1.0.3'
+  namespace: shop
+  name: thanks
+  version: '1.0.0'
+schedule:
+  on:
+    one:
+      with: {type: loyalty.awarded}
+do:
+  - note:
+      set:
+        thanked: ${ .points }
+`)
+	h.ingest("order.paid", "p1", map[string]any{"total": 7})
+	h.eventually("all three ended", func() bool { return len(h.instances("completed")) == 3 })
+	for _, in := range h.instances("completed") {
+		if in.Name == "thanks" {
+			require.Equal(t, map[string]any{"thanked": float64(70)}, h.state(in.ID).Output)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package runtime
+
+import (
+	"container/heap"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/storeflow/storeflow/engine"
+)
+
+// horizon is how far ahead timers are held in memory; later ones stay in
+// the store until they come near.
+const horizon = 10 * time.Second
+
+// timerQueue holds near-term timers in due order.
+type timerQueue struct {
+	mu    sync.Mutex
+	h     timerHeap
+	ids   map[string]bool
+	fired map[string]time.Time // fired but maybe not yet committed
+	wake  chan struct{}
+}
+
+type timerEntry struct {
+	id, instance string
+	due          time.Time
+}
+
+type timerHeap []timerEntry
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	return h[i].due.Before(h[j].due) || h[i].due.Equal(h[j].due) && h[i].id < h[j].id
+}
+func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timerEntry)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+func newTimerQueue() *timerQueue {
+	return &timerQueue{ids: map[string]bool{}, fired: map[string]time.Time{}, wake: make(chan struct{}, 1)}
+}
+
+// add holds a timer in memory when it is due within the horizon.
+func (q *timerQueue) add(id, instance string, due, now time.Time) {
+	if due.After(now.Add(horizon)) {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.ids[id] {
+		return
+	}
+	if at, ok := q.fired[id]; ok && now.Sub(at) < time.Minute {
+		return
+	}
+	q.ids[id] = true
+	heap.Push(&q.h, timerEntry{id: id, instance: instance, due: due})
+	signal(q.wake)
+}
+
+func (q *timerQueue) remove(id string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.ids, id) // the heap entry is skipped when popped
+}
+
+// due pops the timers due at now, and tells when the next one is due.
+func (q *timerQueue) due(now time.Time) ([]timerEntry, time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []timerEntry
+	for len(q.h) > 0 && !q.h[0].due.After(now) {
+		e := heap.Pop(&q.h).(timerEntry)
+		if !q.ids[e.id] {
+			continue
+		}
+		delete(q.ids, e.id)
+		q.fired[e.id] = now
+		out = append(out, e)
+	}
+	for id, at := range q.fired {
+		if now.Sub(at) > time.Minute {
+			delete(q.fired, id)
+		}
+	}
+	if len(q.h) == 0 {
+		return out, time.Time{}
+	}
+	return out, q.h[0].due
+}
+
+// timerLoop fires due timers: near-term ones from memory, the rest loaded
+// from the store as they come near (and after a restart).
+func (r *Runtime) timerLoop(ctx context.Context) {
+	lastScan := time.Time{}
+	for {
+		now := r.clk.Now()
+		if now.Sub(lastScan) >= time.Second || lastScan.IsZero() {
+			lastScan = now
+			timers, err := r.st.DueTimers(ctx, now.Add(horizon), 10_000)
+			if err != nil && ctx.Err() == nil {
+				r.log.Error("load timers", "err", err)
+			}
+			for _, t := range timers {
+				r.timers.add(t.ID, t.InstanceID, t.Due, now)
+			}
+		}
+		due, next := r.timers.due(now)
+		for _, t := range due {
+			metricTimerLag.Observe(now.Sub(t.due).Seconds())
+			it := &item{kind: itemComplete, id: t.instance, completion: engine.Completion{Effect: t.id}, deleteTimer: t.id}
+			if err := r.enqueue(ctx, it); err != nil {
+				return
+			}
+		}
+		wait := time.Second
+		if !next.IsZero() {
+			if d := next.Sub(now); d < wait {
+				wait = max(d, 0)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.timers.wake:
+		case <-r.clk.After(wait):
+		}
+	}
+}
