@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/storeflow/storeflow/dsl"
@@ -45,6 +46,7 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 		return
 	}
 	r.matched.Store(pos)
+	retries := 0
 	for {
 		events, err := r.st.ReadEvents(ctx, pos, "", 512)
 		if err != nil && ctx.Err() == nil {
@@ -52,10 +54,29 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 		}
 		if len(events) > 0 {
 			var wg sync.WaitGroup
+			var failed atomic.Bool
 			for _, ev := range events {
-				r.match(ctx, ev, &wg)
+				r.match(ctx, ev, &wg, &failed)
 			}
 			wg.Wait()
+			if ctx.Err() != nil {
+				return // unsaved: the batch is matched again after restart
+			}
+			if failed.Load() && retries < 5 {
+				// Something it handed over did not commit: match the batch
+				// again (repeats are harmless) after a pause.
+				retries++
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Duration(retries) * time.Second):
+				}
+				continue
+			}
+			if failed.Load() {
+				r.log.Error("giving up on event deliveries that keep failing; see the errors above", "from_seq", events[0].Seq, "to_seq", events[len(events)-1].Seq)
+			}
+			retries = 0
 			pos = events[len(events)-1].Seq
 			r.matched.Store(pos)
 			if err := r.st.SetCursor(context.WithoutCancel(ctx), matcherCursor, pos); err != nil {
@@ -82,17 +103,25 @@ func decodeEvent(ev store.Event) map[string]any {
 
 // match starts the workflows an event triggers and delivers it to the
 // listens waiting for it.
-func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup) {
+func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup, failed *atomic.Bool) {
 	env := decodeEvent(ev)
 	hand := func(it *item) {
 		wg.Add(1)
 		it.done = func(err error) {
-			if err != nil && !errors.Is(err, context.Canceled) {
-				r.log.Error("event delivery", "event", ev.ID, "instance", it.id, "err", err)
+			if err != nil {
+				if !errors.Is(err, context.Canceled) {
+					r.log.Error("event delivery", "event", ev.ID, "instance", it.id, "err", err)
+				}
+				// An instance that ended meanwhile no longer wants the event;
+				// anything else must be tried again.
+				if !errors.Is(err, store.ErrNotFound) {
+					failed.Store(true)
+				}
 			}
 			wg.Done()
 		}
 		if err := r.enqueue(ctx, it); err != nil {
+			failed.Store(true)
 			wg.Done()
 		}
 	}
@@ -116,7 +145,9 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup)
 		for _, typ := range []string{ev.Type, anyType} {
 			subs, err := r.st.Subscriptions(ctx, typ, key)
 			if err != nil {
-				r.log.Error("find subscriptions", "type", typ, "err", err)
+				if ctx.Err() == nil {
+					r.log.Error("find subscriptions", "type", typ, "err", err)
+				}
 				continue
 			}
 			for _, sub := range subs {

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/storeflow/storeflow/runtime"
+	"github.com/storeflow/storeflow/server"
+	"github.com/storeflow/storeflow/store/sqlite"
+)
+
+// envOr returns the environment variable, or def when it is unset.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	addr := fl.String("addr", envOr("STOREFLOW_ADDR", "127.0.0.1:8080"), "listen address (env STOREFLOW_ADDR)")
+	dataDir := fl.String("data-dir", envOr("STOREFLOW_DATA_DIR", "storeflow-data"), "directory of the embedded database (env STOREFLOW_DATA_DIR)")
+	level := fl.String("log-level", envOr("STOREFLOW_LOG_LEVEL", "info"), "debug, info, warn or error (env STOREFLOW_LOG_LEVEL)")
+	var tokens listFlag
+	fl.Var(&tokens, "token", "API token accepted as `Authorization: Bearer <token>`; repeatable (env STOREFLOW_TOKENS, comma-separated); required off loopback")
+	fl.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: storeflow serve [flags]\n\nRuns storeflow: the HTTP API, event ingress and the durable runtime on an embedded SQLite database.")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if env := os.Getenv("STOREFLOW_TOKENS"); env != "" && len(tokens) == 0 {
+		for _, t := range strings.Split(env, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tokens = append(tokens, t)
+			}
+		}
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "storeflow serve: --log-level %q: use debug, info, warn or error\n", *level)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	if err := server.CheckExposure(*addr, tokens); err != nil {
+		fmt.Fprintf(stderr, "storeflow serve: %v\n", err)
+		return 2
+	}
+	if err := serve(ctx, *addr, *dataDir, tokens, log, stdout); err != nil {
+		log.Error("storeflow stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, addr, dataDir string, tokens []string, log *slog.Logger, stdout io.Writer) error {
+	path := filepath.Join(dataDir, "storeflow.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rt := runtime.New(runtime.Options{Store: st, Logger: log})
+	var ready atomic.Bool
+	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	runCtx, stopRuntime := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRuntime()
+	runDone := make(chan error, 1)
+	go func() { runDone <- rt.Run(runCtx) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(ln) }()
+	ready.Store(true)
+	log.Info("storeflow serving", "addr", ln.Addr().String(), "data", path, "auth", len(tokens) > 0)
+	fmt.Fprintf(stdout, "storeflow is running: http://%s (data in %s)\n", ln.Addr(), path)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveDone:
+		stopRuntime()
+		<-runDone
+		return err
+	case err := <-runDone:
+		_ = srv.Close()
+		return err
+	}
+	// Graceful stop: refuse new requests, finish the ones in flight, then
+	// let the runtime commit what it is doing.
+	ready.Store(false)
+	log.Info("storeflow stopping")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown", "err", err)
+	}
+	stopRuntime()
+	return <-runDone
+}

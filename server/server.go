@@ -1,0 +1,183 @@
+// Package server is storeflow's HTTP API: event ingress (CloudEvents),
+// workflow and instance management, health and metrics.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/storeflow/storeflow/problem"
+	"github.com/storeflow/storeflow/runtime"
+	"github.com/storeflow/storeflow/store"
+)
+
+// Config configures the API.
+type Config struct {
+	Runtime *runtime.Runtime
+	Store   store.Store
+	Logger  *slog.Logger
+	// Tokens are the accepted bearer tokens; when empty, requests need none
+	// (allowed only on loopback, see CheckExposure).
+	Tokens []string
+	// MaxBody bounds request bodies (events, workflows), in bytes.
+	MaxBody int64
+	// Ready reports whether the runtime is up, for /readyz.
+	Ready func() bool
+}
+
+// Server serves the API.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New returns the API handler.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// CheckExposure refuses to serve on a non-loopback address without tokens:
+// anyone on the network could otherwise start workflows that email customers.
+func CheckExposure(addr string, tokens []string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if len(tokens) > 0 {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("listening on %s needs API tokens: set --token or STOREFLOW_TOKENS (comma-separated), or listen on 127.0.0.1", addr)
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	m.HandleFunc("GET /readyz", s.readyz)
+	m.Handle("GET /metrics", promhttp.Handler())
+	m.HandleFunc("POST /v1/events", s.auth(s.postEvents))
+	m.HandleFunc("POST /v1/workflows", s.auth(s.postWorkflow))
+	m.HandleFunc("GET /v1/workflows", s.auth(s.listWorkflows))
+	m.HandleFunc("GET /v1/workflows/{namespace}/{name}", s.auth(s.getWorkflow))
+	m.HandleFunc("POST /v1/workflows/{namespace}/{name}/enable", s.auth(s.setEnabled(true)))
+	m.HandleFunc("POST /v1/workflows/{namespace}/{name}/disable", s.auth(s.setEnabled(false)))
+	m.HandleFunc("POST /v1/instances", s.auth(s.postInstance))
+	m.HandleFunc("GET /v1/instances", s.auth(s.listInstances))
+	m.HandleFunc("GET /v1/instances/{id}", s.auth(s.getInstance))
+	m.HandleFunc("POST /v1/instances/{id}/cancel", s.auth(s.lifecycle("cancel")))
+	m.HandleFunc("POST /v1/instances/{id}/suspend", s.auth(s.lifecycle("suspend")))
+	m.HandleFunc("POST /v1/instances/{id}/resume", s.auth(s.lifecycle("resume")))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, http.StatusNotFound, "Not Found", fmt.Sprintf("no API endpoint %s %s; see the README for the API", r.Method, r.URL.Path))
+	})
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	s.mux.ServeHTTP(rw, r)
+	s.cfg.Logger.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", time.Since(start))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// auth requires a configured bearer token when there are any.
+func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if len(s.cfg.Tokens) > 0 {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			valid := false
+			for _, t := range s.cfg.Tokens {
+				if ok && subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
+					valid = true
+				}
+			}
+			if !valid {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="storeflow"`)
+				writeProblem(w, r, http.StatusUnauthorized, "Unauthorized", "send a configured API token as `Authorization: Bearer <token>`")
+				return
+			}
+		}
+		next(w, r)
+	}
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil && !s.cfg.Ready() {
+		writeProblem(w, r, http.StatusServiceUnavailable, "Not Ready", "the runtime is starting or stopping")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// apiProblem is the body of every API error (RFC 7807).
+type apiProblem struct {
+	problem.Problem
+	Errors any `json:"errors,omitempty"`
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, title, detail string) {
+	writeProblemWith(w, r, status, title, detail, nil)
+}
+
+func writeProblemWith(w http.ResponseWriter, r *http.Request, status int, title, detail string, errs any) {
+	p := apiProblem{Problem: problem.Problem{Type: "about:blank", Status: status, Title: title, Detail: detail, Instance: r.URL.Path}, Errors: errs}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// storeError maps store errors to API problems.
+func storeError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeProblem(w, r, http.StatusNotFound, "Not Found", err.Error())
+	case errors.Is(err, store.ErrVersionExists):
+		writeProblem(w, r, http.StatusConflict, "Version Exists", err.Error())
+	case errors.Is(err, context.Canceled):
+		writeProblem(w, r, http.StatusServiceUnavailable, "Shutting Down", "the server is stopping; try again")
+	default:
+		writeProblem(w, r, http.StatusInternalServerError, "Internal Error", err.Error())
+	}
+}
