@@ -133,7 +133,6 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 		if wf.Schedule.Read == "envelope" {
 			input = env
 		}
-		metricStarted.Inc()
 		hand(&item{kind: itemStart, id: engine.NewID(), start: &startReq{wf: wf, input: input, trigger: "event:" + ev.Source + "/" + ev.ID}})
 	}
 	delivered := map[string]bool{}

@@ -261,6 +261,7 @@ func (r *Runtime) shardLoop(ctx context.Context, ch chan *item) {
 var ErrNotFound = store.ErrNotFound
 
 func (r *Runtime) apply(ctx context.Context, it *item) error {
+	began := time.Now()
 	var (
 		in   *engine.Instance
 		wf   *dsl.Workflow
@@ -322,6 +323,16 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 			return nil // this trigger started its instance before
 		}
 		return err
+	}
+	metricStep.Observe(time.Since(began).Seconds())
+	if it.kind == itemStart {
+		metricStarted.Inc()
+	}
+	for _, h := range tr.History {
+		switch h.Type {
+		case "workflow.completed", "workflow.faulted", "workflow.cancelled":
+			metricEnded.WithLabelValues(string(in.Status)).Inc()
+		}
 	}
 	r.afterCommit(ctx, wf, in, tr)
 	return nil

@@ -53,7 +53,6 @@ func (r *Runtime) tick(ctx context.Context, wf *dsl.Workflow, now time.Time) {
 			r.log.Error("start scheduled instance", "workflow", wf.Document.Name, "tick", next, "err", err)
 			return
 		}
-		metricStarted.Inc()
 		if err := r.st.SetCursor(ctx, name, next.UnixNano()); err != nil {
 			return
 		}
