@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// sinkRecorder is an HTTP service that honours idempotency keys, as a real
+// payment or email API would: the first request with a key takes effect,
+// repeats only answer.
+type sinkRecorder struct {
+	mu         sync.Mutex
+	applied    map[string]string // key → path
+	perOrder   map[string][]string
+	deliveries int
+}
+
+func (s *sinkRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	// A slow service widens the window between a call and its recorded
+	// completion, where a crash makes the runtime repeat the call.
+	time.Sleep(time.Duration(50+rand.IntN(150)) * time.Millisecond)
+	key := r.Header.Get("Idempotency-Key")
+	s.mu.Lock()
+	s.deliveries++
+	if _, seen := s.applied[key]; !seen && key != "" {
+		s.applied[key] = r.URL.Path
+		var b struct {
+			Order string `json:"order"`
+		}
+		_ = json.Unmarshal(body, &b)
+		s.perOrder[b.Order] = append(s.perOrder[b.Order], r.URL.Path)
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"ok":true}`))
+}
+
+const crashFlow = `document:
+  dsl: '1.0.3'
+  namespace: crash
+  name: order
+  version: '1.0.0'
+schedule:
+  on:
+    one:
+      with:
+        type: test.order
+do:
+  - pause:
+      wait: PT1S
+  - route:
+      switch:
+        - big:
+            when: .amount > 50
+            then: bigCall
+        - small:
+            then: smallCall
+  - smallCall:
+      call: http
+      with:
+        method: post
+        endpoint: %[1]s/small
+        body: {order: '${ .orderId }'}
+      output: {as: '${ $input }'}
+      then: awaitPaid
+  - bigCall:
+      call: http
+      with:
+        method: post
+        endpoint: %[1]s/big
+        body: {order: '${ .orderId }'}
+      output: {as: '${ $input }'}
+  - awaitPaid:
+      listen:
+        to:
+          one:
+            with: {type: test.paid}
+            correlate:
+              order: {from: .data.orderId, expect: '${ .orderId }'}
+      output: {as: '${ $input }'}
+  - finish:
+      call: http
+      with:
+        method: post
+        endpoint: %[1]s/done
+        body: {order: '${ .orderId }'}
+`
+
+type node struct {
+	cmd  *exec.Cmd
+	addr string
+	out  *bytes.Buffer
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startNode(t *testing.T, bin, dataDir, addr string) *node {
+	out := &bytes.Buffer{}
+	cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	n := &node{cmd: cmd, addr: addr, out: out}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return n
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("node did not become ready: %s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (n *node) kill() {
+	_ = n.cmd.Process.Signal(syscall.SIGKILL)
+	_ = n.cmd.Wait()
+}
+
+// post sends one CloudEvent and reports whether it was accepted (durable).
+func post(addr, typ, id string, data map[string]any) bool {
+	body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "crash-test", "type": typ, "data": data})
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Post("http://"+addr+"/v1/events", "application/cloudevents+json", bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode == http.StatusAccepted
+}
+
+// TestCrashSafety kills a real `storeflow serve` with SIGKILL at random
+// moments while events flow, then checks that nothing was lost or repeated.
+func TestCrashSafety(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills real server processes")
+	}
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "storeflow")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+
+	rec := &sinkRecorder{applied: map[string]string{}, perOrder: map[string][]string{}}
+	sink := httptest.NewServer(rec)
+	defer sink.Close()
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+
+	const orders = 40
+	pendingOrders := map[int]bool{}
+	pendingPaid := map[int]bool{}
+	for i := range orders {
+		pendingOrders[i], pendingPaid[i] = true, true
+	}
+	var mu sync.Mutex
+	sendSome := func(n *node, stop <-chan struct{}) {
+		for {
+			mu.Lock()
+			var next []string
+			for i := range pendingOrders {
+				next = append(next, fmt.Sprintf("order:%d", i))
+			}
+			for i := range pendingPaid {
+				if !pendingOrders[i] {
+					next = append(next, fmt.Sprintf("paid:%d", i))
+				}
+			}
+			mu.Unlock()
+			if len(next) == 0 {
+				return
+			}
+			pick := next[rand.IntN(len(next))]
+			kind, num, _ := strings.Cut(pick, ":")
+			var i int
+			_, _ = fmt.Sscanf(num, "%d", &i)
+			var ok bool
+			order := fmt.Sprintf("o-%d", i)
+			if kind == "order" {
+				ok = post(n.addr, "test.order", "order-"+num, map[string]any{"orderId": order, "amount": 10 + i*3})
+			} else {
+				ok = post(n.addr, "test.paid", "paid-"+num, map[string]any{"orderId": order})
+			}
+			if ok {
+				mu.Lock()
+				if kind == "order" {
+					delete(pendingOrders, i)
+				} else {
+					delete(pendingPaid, i)
+				}
+				mu.Unlock()
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Duration(10+rand.IntN(40)) * time.Millisecond):
+			}
+		}
+	}
+
+	n := startNode(t, bin, dataDir, addr)
+	resp, err := http.Post("http://"+addr+"/v1/workflows", "application/yaml", strings.NewReader(fmt.Sprintf(crashFlow, sink.URL)))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+
+	kills := 0
+	for range 5 {
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() { sendSome(n, stop); close(done) }()
+		time.Sleep(time.Duration(150+rand.IntN(600)) * time.Millisecond)
+		n.kill()
+		kills++
+		close(stop)
+		<-done
+		n = startNode(t, bin, dataDir, addr)
+	}
+	// The last run: send whatever was not yet accepted, as a webhook sender
+	// retries until it gets its 202.
+	sendSome(n, make(chan struct{}))
+	defer n.kill()
+
+	deadline := time.Now().Add(60 * time.Second)
+	var list struct {
+		Instances []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"instances"`
+	}
+	for {
+		resp, err := http.Get("http://" + addr + "/v1/instances?limit=1000")
+		require.NoError(t, err)
+		list.Instances = nil
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+		resp.Body.Close()
+		completed := 0
+		for _, in := range list.Instances {
+			if in.Status == "completed" {
+				completed++
+			}
+		}
+		if completed == orders || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.Len(t, list.Instances, orders, "one instance per order, no more (kills: %d)\n%s", kills, n.out)
+	for _, in := range list.Instances {
+		require.Equal(t, "completed", in.Status, "instance %s", in.ID)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Len(t, rec.perOrder, orders)
+	for i := range orders {
+		order := fmt.Sprintf("o-%d", i)
+		want := "/small"
+		if 10+i*3 > 50 {
+			want = "/big"
+		}
+		require.Equal(t, []string{want, "/done"}, rec.perOrder[order], "effects applied for %s", order)
+	}
+	require.Len(t, rec.applied, orders*2, "each idempotency key applied once")
+	t.Logf("%d kills, %d orders, %d calls delivered for %d effects", kills, orders, rec.deliveries, len(rec.applied))
+}
