@@ -37,6 +37,22 @@ type Options struct {
 	CallWorkers int
 	// BatchSize bounds how many transitions one commit groups.
 	BatchSize int
+	// Observe, when set, sees every committed transition (benchmarks and
+	// tests measure with it). It must be quick.
+	Observe func(Observation)
+}
+
+// Observation describes a committed transition.
+type Observation struct {
+	Instance  string
+	Status    engine.Status
+	StartedAt time.Time
+	Input     any
+	// Started and Ended tell whether this transition started or ended the
+	// instance; Completion is the effect it fed back ("" for others).
+	Started, Ended bool
+	Completion     string
+	CommittedAt    time.Time
 }
 
 // Runtime runs instances durably.
@@ -51,6 +67,7 @@ type Runtime struct {
 	shards []chan *item
 	commit chan *commitReq
 
+	ingest      chan *ingestReq
 	wakeMatcher chan struct{}
 	wakeOutbox  chan struct{}
 	timers      *timerQueue
@@ -92,12 +109,16 @@ func New(opts Options) *Runtime {
 		opts: opts, st: opts.Store, clk: opts.Clock, eng: eng, http: opts.HTTP, log: opts.Logger,
 		defs:        newRegistry(opts.Store),
 		commit:      make(chan *commitReq, opts.BatchSize*4),
+		ingest:      make(chan *ingestReq, 1024),
 		wakeMatcher: make(chan struct{}, 1),
 		wakeOutbox:  make(chan struct{}, 1),
 		timers:      newTimerQueue(),
 		inflight:    map[string]bool{},
 		stopped:     make(chan struct{}),
 	}
+	// Ingestion works from New on, so that an API can accept events while
+	// the rest of the runtime starts.
+	go r.ingestLoop()
 	r.shards = make([]chan *item, opts.Shards)
 	for i := range r.shards {
 		r.shards[i] = make(chan *item, 1024)
@@ -328,11 +349,17 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 	if it.kind == itemStart {
 		metricStarted.Inc()
 	}
+	ended := false
 	for _, h := range tr.History {
 		switch h.Type {
 		case "workflow.completed", "workflow.faulted", "workflow.cancelled":
 			metricEnded.WithLabelValues(string(in.Status)).Inc()
+			ended = true
 		}
+	}
+	if r.opts.Observe != nil {
+		r.opts.Observe(Observation{Instance: in.ID, Status: in.Status, StartedAt: in.StartedAt, Input: in.Input,
+			Started: it.kind == itemStart, Ended: ended, Completion: it.completion.Effect, CommittedAt: time.Now()})
 	}
 	r.afterCommit(ctx, wf, in, tr)
 	return nil
