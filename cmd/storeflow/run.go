@@ -139,7 +139,7 @@ func reorderFlags(args []string) []string {
 		if strings.HasPrefix(a, "-") && len(a) > 1 {
 			flags = append(flags, a)
 			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && name != "virtual-clock" && i+1 < len(args) {
+			if !strings.Contains(name, "=") && name != "virtual-clock" && name != "help" && name != "h" && i+1 < len(args) {
 				flags = append(flags, args[i+1])
 				i++
 			}

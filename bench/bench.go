@@ -1,0 +1,206 @@
+// Package bench holds the scenarios of `storeflow bench`: each runs in one
+// process against a fresh SQLite store, reports progress, and returns its
+// figures.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/storeflow/storeflow/runtime"
+	"github.com/storeflow/storeflow/store"
+	"github.com/storeflow/storeflow/store/sqlite"
+)
+
+// Config sizes a scenario.
+type Config struct {
+	Instances int // instances to start (throughput, waiting, timers)
+	Events    int // events to send (waiting: matching events; ingest: total)
+	Clients   int // concurrent HTTP clients (ingest)
+	// Window is the span within which all timers fall due (timers; 10 s).
+	Window   time.Duration
+	Dir      string
+	Progress io.Writer
+}
+
+// Result is a scenario's figures, printed as one JSON line.
+type Result map[string]any
+
+// Scenarios lists the scenarios by name.
+var Scenarios = map[string]func(ctx context.Context, cfg Config) (Result, error){
+	"throughput": Throughput,
+	"waiting":    Waiting,
+	"timers":     Timers,
+	"ingest":     Ingest,
+}
+
+// env is a runtime on a fresh store for one scenario.
+type env struct {
+	st     *sqlite.Store
+	rt     *runtime.Runtime
+	cancel context.CancelFunc
+	done   chan error
+	dir    string
+}
+
+func newEnv(ctx context.Context, cfg Config, observe func(runtime.Observation)) (*env, error) {
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "storeflow-bench-")
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "storeflow.db"))
+	if err != nil {
+		return nil, err
+	}
+	rt := runtime.New(runtime.Options{Store: st, Observe: observe})
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e := &env{st: st, rt: rt, cancel: cancel, done: make(chan error, 1), dir: dir}
+	go func() { e.done <- rt.Run(runCtx) }()
+	return e, nil
+}
+
+func (e *env) close(removeDir bool) {
+	e.cancel()
+	<-e.done
+	_ = e.st.Close()
+	if removeDir {
+		_ = os.RemoveAll(e.dir)
+	}
+}
+
+func (e *env) publish(ctx context.Context, src string) error {
+	name := strings.Fields(src[strings.Index(src, "name:")+5:])[0]
+	if _, _, err := e.st.PutWorkflow(ctx, store.Workflow{Namespace: "bench", Name: name, Version: "1.0.0", Source: []byte(src)}); err != nil {
+		return err
+	}
+	return e.rt.Reload(ctx)
+}
+
+// ingestAll sends events in batches from several goroutines.
+func (e *env) ingestAll(ctx context.Context, events []store.Event, progress func(int)) error {
+	const batch = 500
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	var mu sync.Mutex
+	sent := 0
+	next := 0
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if next >= len(events) {
+					mu.Unlock()
+					return
+				}
+				lo, hi := next, min(next+batch, len(events))
+				next = hi
+				mu.Unlock()
+				if _, err := e.rt.Ingest(ctx, events[lo:hi]); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+				mu.Lock()
+				sent += hi - lo
+				if progress != nil {
+					progress(sent)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+func event(typ, id string, data map[string]any) store.Event {
+	env, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "bench", "type": typ, "data": data})
+	return store.Event{ID: id, Source: "bench", Type: typ, Envelope: env}
+}
+
+// percentiles returns p50, p99 and max of durations, in milliseconds.
+func percentiles(d []time.Duration) (float64, float64, float64) {
+	if len(d) == 0 {
+		return 0, 0, 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	at := func(p float64) float64 {
+		i := int(p * float64(len(d)-1))
+		return float64(d[i].Microseconds()) / 1000
+	}
+	return at(0.50), at(0.99), float64(d[len(d)-1].Microseconds()) / 1000
+}
+
+// peakRSS reads the process's peak resident set size, in MiB.
+func peakRSS() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return -1
+}
+
+func storeSize(dir string) float64 {
+	var total int64
+	matches, _ := filepath.Glob(filepath.Join(dir, "storeflow.db*"))
+	for _, m := range matches {
+		if st, err := os.Stat(m); err == nil {
+			total += st.Size()
+		}
+	}
+	return float64(total) / (1 << 20)
+}
+
+func progressf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}
+
+// waitUntil polls cond until it holds or the timeout passes.
+func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool, tick func()) error {
+	deadline := time.Now().Add(timeout)
+	last := time.Now()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gave up after %s", timeout)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if tick != nil && time.Since(last) > time.Second {
+			tick()
+			last = time.Now()
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}

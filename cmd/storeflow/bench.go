@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/storeflow/storeflow/bench"
+)
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	instances := fl.Int("instances", 0, "instances to start (default: throughput 20000, waiting 1000000, timers 100000)")
+	events := fl.Int("events", 0, "events to send (default: waiting 10000, ingest 200000)")
+	clients := fl.Int("clients", 64, "concurrent HTTP clients (ingest)")
+	dir := fl.String("dir", "", "keep the store in this directory (default: a temporary one, removed after)")
+	names := make([]string, 0, len(bench.Scenarios))
+	for name := range bench.Scenarios {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	fl.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: storeflow bench [flags] SCENARIO\n\nScenarios: %s.\nEach runs against a fresh SQLite store, prints progress on stderr and one JSON line of figures on stdout.\n", strings.Join(names, ", "))
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(reorderFlags(args)); err != nil {
+		return flagExit(err)
+	}
+	if fl.NArg() != 1 {
+		fl.Usage()
+		return 2
+	}
+	name := fl.Arg(0)
+	run, ok := bench.Scenarios[name]
+	if !ok {
+		fmt.Fprintf(stderr, "storeflow bench: unknown scenario %q; choose one of %s\n", name, strings.Join(names, ", "))
+		return 2
+	}
+	defaults := map[string][2]int{"throughput": {20000, 0}, "waiting": {1000000, 10000}, "timers": {100000, 0}, "ingest": {0, 200000}}
+	cfg := bench.Config{Instances: *instances, Events: *events, Clients: *clients, Dir: *dir, Progress: stderr}
+	if cfg.Instances == 0 {
+		cfg.Instances = defaults[name][0]
+	}
+	if cfg.Events == 0 {
+		cfg.Events = defaults[name][1]
+	}
+	res, err := run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "storeflow bench %s: %v\n", name, err)
+		return 1
+	}
+	line, _ := json.Marshal(res)
+	fmt.Fprintln(stdout, string(line))
+	return 0
+}
