@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 
@@ -19,6 +21,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	events := fl.Int("events", 0, "events to send (default: waiting 10000, ingest 200000)")
 	clients := fl.Int("clients", 64, "concurrent HTTP clients (ingest)")
 	dir := fl.String("dir", "", "keep the store in this directory (default: a temporary one, removed after)")
+	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	names := make([]string, 0, len(bench.Scenarios))
 	for name := range bench.Scenarios {
 		names = append(names, name)
@@ -48,6 +51,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if cfg.Events == 0 {
 		cfg.Events = defaults[name][1]
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "storeflow bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "storeflow bench: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := run(ctx, cfg)
 	if err != nil {
