@@ -32,6 +32,7 @@ var migrations embed.FS
 type Store struct {
 	write *sql.DB // one connection: SQLite has one writer at a time
 	read  *sql.DB
+	w     *writer // that connection, once migrated
 }
 
 var _ store.Store = (*Store)(nil)
@@ -64,12 +65,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	if s.w, err = newWriter(ctx, write); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.write.Close(), s.read.Close())
+	var werr error
+	if s.w != nil {
+		werr = s.w.close()
+	}
+	return errors.Join(werr, s.write.Close(), s.read.Close())
 }
 
 // migrate applies, in order and once each, the migrations not yet applied.
@@ -133,11 +142,11 @@ func (s *Store) PutWorkflow(ctx context.Context, w store.Workflow) (store.Workfl
 	if w.CreatedAt.IsZero() {
 		w.CreatedAt = time.Now().UTC()
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.w.begin(ctx)
 	if err != nil {
 		return w, false, err
 	}
-	defer func() { _ = tx.Rollback() }()
+	defer tx.rollback()
 	var digest string
 	err = tx.QueryRowContext(ctx, `SELECT digest FROM workflows WHERE namespace = ? AND name = ? AND version = ?`, w.Namespace, w.Name, w.Version).Scan(&digest)
 	switch {
@@ -162,7 +171,7 @@ func (s *Store) PutWorkflow(ctx context.Context, w store.Workflow) (store.Workfl
 	if err != nil {
 		return w, false, err
 	}
-	return stored, true, tx.Commit()
+	return stored, true, tx.commit(ctx)
 }
 
 type queryer interface {
@@ -249,7 +258,7 @@ func (s *Store) ListWorkflows(ctx context.Context) ([]store.Workflow, error) {
 
 // SetWorkflowEnabled enables or disables every version of a workflow.
 func (s *Store) SetWorkflowEnabled(ctx context.Context, ns, name string, enabled bool) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE workflow_flags SET enabled = ? WHERE namespace = ? AND name = ?`, enabled, ns, name)
+	res, err := s.w.exec(ctx, `UPDATE workflow_flags SET enabled = ? WHERE namespace = ? AND name = ?`, enabled, ns, name)
 	if err != nil {
 		return err
 	}

@@ -19,18 +19,18 @@ type execer interface {
 
 // AppendEvents logs events, deduplicating on (source, id).
 func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]store.Event, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.w.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = tx.Rollback() }()
+	defer tx.rollback()
 	out := make([]store.Event, len(events))
 	for i, ev := range events {
 		if out[i], err = appendEvent(ctx, tx, ev); err != nil {
 			return nil, err
 		}
 	}
-	return out, tx.Commit()
+	return out, tx.commit(ctx)
 }
 
 func appendEvent(ctx context.Context, tx execer, ev store.Event) (store.Event, error) {
@@ -85,11 +85,11 @@ func (s *Store) ReadEvents(ctx context.Context, afterSeq int64, eventType string
 
 // Commit applies many instances' changes in one transaction.
 func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.w.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = tx.Rollback() }()
+	defer tx.rollback()
 	results := make([]error, len(changes))
 	for i := range changes {
 		if _, err := tx.ExecContext(ctx, `SAVEPOINT change`); err != nil {
@@ -109,7 +109,7 @@ func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, er
 			return nil, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.commit(ctx); err != nil {
 		return nil, fmt.Errorf("commit %d changes: %w", len(changes), err)
 	}
 	return results, nil
@@ -117,7 +117,7 @@ func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, er
 
 // applyChange writes one change. The first result is a per-change refusal
 // (conflict, duplicate trigger); the second a failure of the store.
-func applyChange(ctx context.Context, tx *sql.Tx, c *store.Change) (error, error) {
+func applyChange(ctx context.Context, tx execer, c *store.Change) (error, error) {
 	in := c.Instance
 	now := time.Now().UTC()
 	if in.UpdatedAt.IsZero() {
@@ -359,7 +359,7 @@ func (s *Store) Outbox(ctx context.Context, until time.Time, limit int) ([]store
 
 // RescheduleOutbox records a failed attempt.
 func (s *Store) RescheduleOutbox(ctx context.Context, id string, attempts int, next time.Time) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_at = ? WHERE id = ?`, attempts, nanos(next), id)
+	res, err := s.w.exec(ctx, `UPDATE outbox SET attempts = ?, next_at = ? WHERE id = ?`, attempts, nanos(next), id)
 	if err != nil {
 		return err
 	}
@@ -381,6 +381,6 @@ func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
 
 // SetCursor records a reader's position.
 func (s *Store) SetCursor(ctx context.Context, name string, seq int64) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq`, name, seq)
+	_, err := s.w.exec(ctx, `INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq`, name, seq)
 	return err
 }
