@@ -199,6 +199,11 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 		}
 		hand(&item{kind: itemStart, id: engine.NewID(), start: &startReq{wf: wf, input: input, trigger: "event:" + ev.Source + "/" + ev.ID}})
 	}
+	_, typed := r.listened.Load(ev.Type)
+	_, untyped := r.listened.Load(anyType)
+	if !typed && !untyped {
+		return
+	}
 	delivered := map[string]bool{}
 	for _, sh := range r.defs.shapesFor(ev.Type) {
 		key, ok := eventKey(ctx, sh, env)
@@ -206,6 +211,9 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 			continue
 		}
 		for _, typ := range []string{ev.Type, anyType} {
+			if _, ok := r.listened.Load(typ); !ok {
+				continue
+			}
 			subs, err := r.st.Subscriptions(ctx, typ, key)
 			if err != nil {
 				if ctx.Err() == nil {

@@ -23,6 +23,8 @@ type registry struct {
 	shapes map[string][]shape
 	// timed: the latest enabled versions with schedule.cron or every.
 	timed []*dsl.Workflow
+	// noted: definitions whose listens are in shapes already.
+	noted map[*dsl.Workflow]bool
 }
 
 // shape is one set of correlation keys with the expressions that extract
@@ -85,6 +87,9 @@ func (g *registry) reload(ctx context.Context) error {
 		addShapes(wf, shapes, seen)
 	}
 	g.mu.Lock()
+	for wf := range g.noted {
+		addShapes(wf, shapes, seen)
+	}
 	g.triggers, g.shapes, g.timed = triggers, shapes, timed
 	g.mu.Unlock()
 	return nil
@@ -104,10 +109,7 @@ func addShapes(wf *dsl.Workflow, shapes map[string][]shape, seen map[string]bool
 				sh.froms = append(sh.froms, c.From)
 			}
 		}
-		id := typ + "\x00" + fmt.Sprint(sh.keys)
-		for _, from := range sh.froms {
-			id += "\x00" + from.Src
-		}
+		id := shapeID(typ, sh)
 		if seen[id] {
 			return
 		}
@@ -115,6 +117,38 @@ func addShapes(wf *dsl.Workflow, shapes map[string][]shape, seen map[string]bool
 		shapes[typ] = append(shapes[typ], sh)
 	}
 	engine.VisitListenFilters(wf, visit)
+}
+
+// noteListens adds the correlation shapes of a definition that has a
+// waiting listen, so that instances of older versions are matched too.
+func (g *registry) noteListens(wf *dsl.Workflow) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.noted[wf] {
+		return
+	}
+	if g.noted == nil {
+		g.noted = map[*dsl.Workflow]bool{}
+	}
+	g.noted[wf] = true
+	seen := map[string]bool{}
+	for typ, list := range g.shapes {
+		for _, sh := range list {
+			seen[shapeID(typ, sh)] = true
+		}
+	}
+	if g.shapes == nil {
+		g.shapes = map[string][]shape{}
+	}
+	addShapes(wf, g.shapes, seen)
+}
+
+func shapeID(typ string, sh shape) string {
+	id := typ + "\x00" + fmt.Sprint(sh.keys)
+	for _, from := range sh.froms {
+		id += "\x00" + from.Src
+	}
+	return id
 }
 
 func (g *registry) triggersFor(eventType string) []*dsl.Workflow {

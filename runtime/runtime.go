@@ -77,6 +77,9 @@ type Runtime struct {
 
 	// matched is the event log position the matcher has handed over.
 	matched atomic.Int64
+	// listened holds the event types some listen has waited for; events of
+	// other types skip the subscription lookups.
+	listened sync.Map
 
 	wg      sync.WaitGroup
 	stopped chan struct{}
@@ -134,6 +137,13 @@ func (r *Runtime) Engine() *engine.Engine { return r.eng }
 func (r *Runtime) Run(ctx context.Context) error {
 	if err := r.defs.reload(ctx); err != nil {
 		return err
+	}
+	types, err := r.st.SubscriptionTypes(ctx)
+	if err != nil {
+		return fmt.Errorf("load subscription types: %w", err)
+	}
+	for _, t := range types {
+		r.listened.Store(t, true)
 	}
 	loops := []func(context.Context){r.matchLoop, r.timerLoop, r.outboxLoop, r.scheduleLoop}
 	workCtx, cancelWork := context.WithCancel(context.Background())
@@ -428,6 +438,13 @@ func (r *Runtime) afterCommit(ctx context.Context, wf *dsl.Workflow, in *engine.
 		case engine.EffectEmit:
 			wakeMatcher = true
 		case engine.EffectSubscribe:
+			for _, f := range append(append([]engine.EventMatch{}, e.Subscription.Filters...), e.Subscription.Until...) {
+				r.listened.Store(matchType(f), true)
+			}
+			if len(e.Subscription.Filters) == 0 {
+				r.listened.Store(anyType, true)
+			}
+			r.defs.noteListens(wf)
 			r.lookBack(ctx, wf, in, e)
 		}
 	}

@@ -167,6 +167,8 @@ type Store interface {
 	DueTimers(ctx context.Context, until time.Time, limit int) ([]Timer, error)
 	// Subscriptions returns the subscriptions for an event type and key.
 	Subscriptions(ctx context.Context, eventType, corrKey string) ([]Subscription, error)
+	// SubscriptionTypes returns the event types some subscription waits for.
+	SubscriptionTypes(ctx context.Context) ([]string, error)
 	// Outbox returns items to perform at or before until, oldest first.
 	Outbox(ctx context.Context, until time.Time, limit int) ([]OutboxItem, error)
 	// RescheduleOutbox records a failed attempt and when to try again.

@@ -384,3 +384,21 @@ func (s *Store) SetCursor(ctx context.Context, name string, seq int64) error {
 	_, err := s.w.exec(ctx, `INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq`, name, seq)
 	return err
 }
+
+// SubscriptionTypes returns the event types subscriptions wait for.
+func (s *Store) SubscriptionTypes(ctx context.Context) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT event_type FROM subscriptions ORDER BY event_type`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

@@ -280,6 +280,9 @@ func testWork(t *testing.T, s store.Store) {
 	subs, err = s.Subscriptions(ctx, "order.paid", `{"cart":"c1"}`)
 	require.NoError(t, err)
 	require.Empty(t, subs)
+	types, err := s.SubscriptionTypes(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"order.fulfilled", "order.paid", "order.placed"}, types)
 
 	out, err := s.Outbox(ctx, t0, 10)
 	require.NoError(t, err)
