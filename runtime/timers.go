@@ -99,16 +99,33 @@ func (q *timerQueue) due(now time.Time) ([]timerEntry, time.Time) {
 // from the store as they come near (and after a restart).
 func (r *Runtime) timerLoop(ctx context.Context) {
 	lastScan := time.Time{}
+	// The store is read forward from the last timer loaded: timers created
+	// by this process since then went into memory directly when near.
+	var afterDue time.Time
+	var afterID string
 	for {
 		now := r.clk.Now()
 		if now.Sub(lastScan) >= time.Second || lastScan.IsZero() {
 			lastScan = now
-			timers, err := r.st.DueTimers(ctx, now.Add(horizon), 10_000)
-			if err != nil && ctx.Err() == nil {
-				r.log.Error("load timers", "err", err)
-			}
-			for _, t := range timers {
-				r.timers.add(t.ID, t.InstanceID, t.Due, now)
+			for {
+				timers, err := r.st.DueTimers(ctx, afterDue, afterID, now.Add(horizon), 10_000)
+				if err != nil {
+					if ctx.Err() == nil {
+						r.log.Error("load timers", "err", err)
+					}
+					break
+				}
+				for _, t := range timers {
+					r.timers.add(t.ID, t.InstanceID, t.Due, now)
+				}
+				if len(timers) == 0 {
+					break
+				}
+				last := timers[len(timers)-1]
+				afterDue, afterID = last.Due, last.ID
+				if len(timers) < 10_000 {
+					break
+				}
 			}
 		}
 		due, next := r.timers.due(now)

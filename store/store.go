@@ -163,8 +163,11 @@ type Store interface {
 	ListInstances(ctx context.Context, q InstanceQuery) ([]Instance, error)
 	History(ctx context.Context, instanceID string) ([]HistoryEntry, error)
 
-	// DueTimers returns timers due at or before until, earliest first.
-	DueTimers(ctx context.Context, until time.Time, limit int) ([]Timer, error)
+	// DueTimers returns timers due at or before until, earliest first,
+	// after the timer (afterDue, afterID) exclusive: pages follow each other
+	// by passing the last timer of the previous page (zero values: from the
+	// start).
+	DueTimers(ctx context.Context, afterDue time.Time, afterID string, until time.Time, limit int) ([]Timer, error)
 	// Subscriptions returns the subscriptions for an event type and key.
 	Subscriptions(ctx context.Context, eventType, corrKey string) ([]Subscription, error)
 	// SubscriptionTypes returns the event types some subscription waits for.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -298,8 +299,12 @@ func (s *Store) History(ctx context.Context, instanceID string) ([]store.History
 }
 
 // DueTimers returns timers due by until, earliest first.
-func (s *Store) DueTimers(ctx context.Context, until time.Time, limit int) ([]store.Timer, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, instance_id, due FROM timers WHERE due <= ? ORDER BY due, id LIMIT ?`, nanos(until), limit)
+func (s *Store) DueTimers(ctx context.Context, afterDue time.Time, afterID string, until time.Time, limit int) ([]store.Timer, error) {
+	from := int64(math.MinInt64)
+	if !afterDue.IsZero() {
+		from = nanos(afterDue)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT id, instance_id, due FROM timers WHERE (due, id) > (?, ?) AND due <= ? ORDER BY due, id LIMIT ?`, from, afterID, nanos(until), limit)
 	if err != nil {
 		return nil, err
 	}

@@ -179,7 +179,7 @@ func testCommit(t *testing.T, s store.Store) {
 	}
 	require.Equal(t, "/do/0/wait", hist[1].Task)
 
-	timers, err := s.DueTimers(ctx, t0.Add(24*time.Hour), 10)
+	timers, err := s.DueTimers(ctx, time.Time{}, "", t0.Add(24*time.Hour), 10)
 	require.NoError(t, err)
 	require.Empty(t, timers, "the committed change deleted the timer")
 
@@ -204,7 +204,7 @@ func testAtomic(t *testing.T, s store.Store) {
 	require.NoError(t, res[0])
 	require.ErrorIs(t, res[1], store.ErrConflict)
 	require.NoError(t, res[2])
-	timers, err := s.DueTimers(ctx, t0, 10)
+	timers, err := s.DueTimers(ctx, time.Time{}, "", t0, 10)
 	require.NoError(t, err)
 	require.Len(t, timers, 2)
 	require.Equal(t, "a/1", timers[0].ID)
@@ -263,14 +263,18 @@ func testWork(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.NoError(t, res[0])
 
-	timers, err := s.DueTimers(ctx, t0.Add(2*time.Second), 10)
+	timers, err := s.DueTimers(ctx, time.Time{}, "", t0.Add(2*time.Second), 10)
 	require.NoError(t, err)
 	require.Len(t, timers, 2)
 	require.Equal(t, "w/1", timers[0].ID)
 	require.Equal(t, t0.Add(time.Second), timers[0].Due)
-	timers, err = s.DueTimers(ctx, t0.Add(2*time.Hour), 1)
+	timers, err = s.DueTimers(ctx, time.Time{}, "", t0.Add(2*time.Hour), 1)
 	require.NoError(t, err)
 	require.Len(t, timers, 1, "limit is honoured")
+	timers, err = s.DueTimers(ctx, timers[0].Due, timers[0].ID, t0.Add(2*time.Hour), 10)
+	require.NoError(t, err)
+	require.Len(t, timers, 2, "the next page starts after the last timer")
+	require.Equal(t, "w/2", timers[0].ID)
 
 	subs, err := s.Subscriptions(ctx, "order.placed", `{"cart":"c1"}`)
 	require.NoError(t, err)
