@@ -89,8 +89,10 @@ func (e *env) publish(ctx context.Context, src string) error {
 	return e.rt.Reload(ctx)
 }
 
-// ingestAll sends events in batches from several goroutines.
-func (e *env) ingestAll(ctx context.Context, events []store.Event, progress func(int)) error {
+// ingestAll sends n events, made by gen on demand (a million events built
+// up front would weigh on the memory being measured), in batches from
+// several goroutines.
+func (e *env) ingestAll(ctx context.Context, n int, gen func(i int) store.Event, progress func(int)) error {
 	const batch = 500
 	var wg sync.WaitGroup
 	errs := make(chan error, 1)
@@ -103,14 +105,18 @@ func (e *env) ingestAll(ctx context.Context, events []store.Event, progress func
 			defer wg.Done()
 			for {
 				mu.Lock()
-				if next >= len(events) {
+				if next >= n {
 					mu.Unlock()
 					return
 				}
-				lo, hi := next, min(next+batch, len(events))
+				lo, hi := next, min(next+batch, n)
 				next = hi
 				mu.Unlock()
-				if _, err := e.rt.Ingest(ctx, events[lo:hi]); err != nil {
+				events := make([]store.Event, 0, hi-lo)
+				for i := lo; i < hi; i++ {
+					events = append(events, gen(i))
+				}
+				if _, err := e.rt.Ingest(ctx, events); err != nil {
 					select {
 					case errs <- err:
 					default:

@@ -77,12 +77,11 @@ func Throughput(ctx context.Context, cfg Config) (Result, error) {
 	if err := e.publish(ctx, throughputFlow); err != nil {
 		return nil, err
 	}
-	events := make([]store.Event, n)
-	for i := range events {
-		events[i] = event("bench.order", fmt.Sprintf("o-%d", i), map[string]any{"orderId": i, "qty": 1 + i%5, "price": 40})
-	}
 	began := time.Now()
-	if err := e.ingestAll(ctx, events, nil); err != nil {
+	err = e.ingestAll(ctx, n, func(i int) store.Event {
+		return event("bench.order", fmt.Sprintf("o-%d", i), map[string]any{"orderId": i, "qty": 1 + i%5, "price": 40})
+	}, nil)
+	if err != nil {
 		return nil, err
 	}
 	err = waitUntil(ctx, 10*time.Minute, func() bool { return ended.Load() >= int64(n) }, func() {
@@ -149,12 +148,11 @@ func Waiting(ctx context.Context, cfg Config) (Result, error) {
 	if err := e.publish(ctx, waitingFlow); err != nil {
 		return nil, err
 	}
-	events := make([]store.Event, n)
-	for i := range events {
-		events[i] = event("bench.checkout", fmt.Sprintf("c-%d", i), map[string]any{"cart": fmt.Sprintf("cart-%d", i)})
-	}
 	began := time.Now()
-	if err := e.ingestAll(ctx, events, nil); err != nil {
+	err = e.ingestAll(ctx, n, func(i int) store.Event {
+		return event("bench.checkout", fmt.Sprintf("c-%d", i), map[string]any{"cart": fmt.Sprintf("cart-%d", i)})
+	}, nil)
+	if err != nil {
 		return nil, err
 	}
 	err = waitUntil(ctx, 2*time.Hour, func() bool { return started.Load() >= int64(n) }, func() {
@@ -239,13 +237,12 @@ func Timers(ctx context.Context, cfg Config) (Result, error) {
 	}
 	lead := 2*time.Second + time.Duration(n/2000)*time.Second
 	windowStart := time.Now().Add(lead)
-	events := make([]store.Event, n)
-	for i := range events {
+	err = e.ingestAll(ctx, n, func(i int) store.Event {
 		due := windowStart.Add(time.Duration(rand.Int64N(int64(window))))
 		ms := time.Until(due).Milliseconds()
-		events[i] = event("bench.timer", fmt.Sprintf("t-%d", i), map[string]any{"delay": fmt.Sprintf("PT%.3fS", float64(ms)/1000), "delayMs": ms})
-	}
-	if err := e.ingestAll(ctx, events, nil); err != nil {
+		return event("bench.timer", fmt.Sprintf("t-%d", i), map[string]any{"delay": fmt.Sprintf("PT%.3fS", float64(ms)/1000), "delayMs": ms})
+	}, nil)
+	if err != nil {
 		return nil, err
 	}
 	err = waitUntil(ctx, lead+10*time.Minute, func() bool { return fired.Load() >= int64(n) }, func() {

@@ -271,3 +271,42 @@ do:
 		}
 	}
 }
+
+func TestScheduledStarts(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.put(`document:
+  dsl: '1.0.3'
+  namespace: shop
+  name: digest
+  version: '1.0.0'
+schedule:
+  every: PT1H
+do:
+  - report:
+      set: {ran: true}
+`)
+	ctx := context.Background()
+	// The first tick comes an hour after the schedule was first seen.
+	h.eventually("the schedule is armed", func() bool {
+		h.vc.Advance(time.Second) // wakes the schedule loop
+		pos, err := h.st.Cursor(ctx, "schedule:shop/digest")
+		return err == nil && pos != 0
+	})
+	// Time moves a minute per poll, so that no loop misses its wake-up.
+	tickTo := func(n int) {
+		h.eventually(fmt.Sprintf("%d scheduled runs", n), func() bool {
+			h.vc.Advance(time.Minute)
+			return len(h.instances("completed")) >= n
+		})
+	}
+	tickTo(3)
+	require.Len(t, h.instances(""), 3, "one run per tick")
+	// A restart neither repeats a tick nor loses the schedule.
+	h.shutdown()
+	h.start()
+	time.Sleep(50 * time.Millisecond)
+	require.Len(t, h.instances(""), 3)
+	tickTo(4)
+	require.Len(t, h.instances(""), 4)
+}

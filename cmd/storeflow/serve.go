@@ -39,6 +39,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	addr := fl.String("addr", envOr("STOREFLOW_ADDR", "127.0.0.1:8080"), "listen address (env STOREFLOW_ADDR)")
 	dataDir := fl.String("data-dir", envOr("STOREFLOW_DATA_DIR", "storeflow-data"), "directory of the embedded database (env STOREFLOW_DATA_DIR)")
 	level := fl.String("log-level", envOr("STOREFLOW_LOG_LEVEL", "info"), "debug, info, warn or error (env STOREFLOW_LOG_LEVEL)")
+	workers := fl.Int("workers", 64, "workers advancing instances; each instance is always advanced by one of them")
 	var tokens listFlag
 	fl.Var(&tokens, "token", "API token accepted as `Authorization: Bearer <token>`; repeatable (env STOREFLOW_TOKENS, comma-separated); required off loopback")
 	fl.Usage = func() {
@@ -65,21 +66,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "storeflow serve: %v\n", err)
 		return 2
 	}
-	if err := serve(ctx, *addr, *dataDir, tokens, log, stdout); err != nil {
+	if *workers < 1 {
+		fmt.Fprintln(stderr, "storeflow serve: --workers must be at least 1")
+		return 2
+	}
+	if err := serve(ctx, *addr, *dataDir, *workers, tokens, log, stdout); err != nil {
 		log.Error("storeflow stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func serve(ctx context.Context, addr, dataDir string, tokens []string, log *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, addr, dataDir string, workers int, tokens []string, log *slog.Logger, stdout io.Writer) error {
 	path := filepath.Join(dataDir, "storeflow.db")
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	rt := runtime.New(runtime.Options{Store: st, Logger: log})
+	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: workers})
 	var ready atomic.Bool
 	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load})
 	ln, err := net.Listen("tcp", addr)
