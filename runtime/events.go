@@ -111,6 +111,8 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 	}
 	r.matched.Store(pos)
 	retries := 0
+	saved, savedPos := time.Now(), pos
+	defer func() { r.saveCursor(ctx, r.matched.Load()) }()
 	for {
 		events, err := r.st.ReadEvents(ctx, pos, "", 512)
 		if err != nil && ctx.Err() == nil {
@@ -143,10 +145,18 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 			retries = 0
 			pos = events[len(events)-1].Seq
 			r.matched.Store(pos)
-			if err := r.st.SetCursor(context.WithoutCancel(ctx), matcherCursor, pos); err != nil {
-				r.log.Error("save matcher position", "err", err)
+			// Saving the position costs a disk flush; doing it at most a few
+			// times a second keeps it off the path of every event. A crash
+			// repeats the last moments of matching, which is harmless.
+			if time.Since(saved) > 200*time.Millisecond {
+				r.saveCursor(ctx, pos)
+				saved, savedPos = time.Now(), pos
 			}
 			continue
+		}
+		if pos != savedPos {
+			r.saveCursor(ctx, pos)
+			saved, savedPos = time.Now(), pos
 		}
 		select {
 		case <-ctx.Done():
@@ -154,6 +164,12 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 		case <-r.wakeMatcher:
 		case <-time.After(500 * time.Millisecond):
 		}
+	}
+}
+
+func (r *Runtime) saveCursor(ctx context.Context, pos int64) {
+	if err := r.st.SetCursor(context.WithoutCancel(ctx), matcherCursor, pos); err != nil {
+		r.log.Error("save matcher position", "err", err)
 	}
 }
 
