@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"sort"
@@ -26,14 +27,8 @@ func (r *run) call(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 	if fn, ok := r.function(c.Call); ok {
 		return r.callFunction(f, item, fn, sc)
 	}
-	if f.Result != nil {
-		res := f.Result
-		f.Result, f.Effect = nil, ""
-		if res.Error != nil {
-			return fault(res.Error)
-		}
-		f.RawOutput = res.Output
-		return okDone
+	if out, ok := takeResult(f); ok {
+		return out
 	}
 	if f.Effect != "" {
 		return okBlocked
@@ -63,6 +58,37 @@ func (r *run) call(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 	}
 	f.Effect = r.effect(Effect{Kind: EffectCall, Task: item.Path, Call: call})
 	return okBlocked
+}
+
+// takeResult consumes the completion a leaf task waited for: its output, or
+// its error as the task's fault.
+func takeResult(f *Frame) (outcome, bool) {
+	res := f.Result
+	if res == nil {
+		return outcome{}, false
+	}
+	f.Result, f.Effect = nil, ""
+	if res.Error != nil {
+		return fault(res.Error), true
+	}
+	f.RawOutput = res.Output
+	return okDone, true
+}
+
+// Perform makes an HTTP or OpenAPI call with the effect's idempotency key.
+// Other kinds are the caller's to perform.
+func (c *Call) Perform(ctx context.Context, client *httpcall.Client, key string) (any, error) {
+	switch c.Kind {
+	case "http":
+		req := *c.HTTP
+		req.IdempotencyKey = key
+		return client.Do(ctx, req)
+	case "openapi":
+		req := *c.OpenAPI
+		req.IdempotencyKey = key
+		return client.DoOpenAPI(ctx, req)
+	}
+	return nil, notSupported(fmt.Sprintf("call kind %q has no connector in this storeflow", c.Kind))
 }
 
 func (r *run) function(name string) (*dsl.Task, bool) {

@@ -207,22 +207,13 @@ func (l *Local) child(ctx context.Context, eff Effect) Completion {
 
 func (l *Local) perform(ctx context.Context, eff Effect) (any, error) {
 	c := eff.Call
-	switch c.Kind {
-	case "http":
-		req := *c.HTTP
-		req.IdempotencyKey = eff.IdempotencyKey()
-		return l.HTTP.Do(ctx, req)
-	case "openapi":
-		req := *c.OpenAPI
-		req.IdempotencyKey = eff.IdempotencyKey()
-		return l.HTTP.DoOpenAPI(ctx, req)
-	case "function":
+	if c.Kind == "function" {
 		if l.Functions == nil {
 			return nil, notSupported(fmt.Sprintf("function %q has no implementation here", c.Function))
 		}
 		return l.Functions(ctx, c.Function, c.Args)
 	}
-	return nil, notSupported(fmt.Sprintf("call kind %q", c.Kind))
+	return c.Perform(ctx, l.HTTP, eff.IdempotencyKey())
 }
 
 func (l *Local) sleepUntil(ctx context.Context, due time.Time) error {

@@ -802,14 +802,8 @@ func (r *run) runTask(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 		}
 		return fault(notSupported(fmt.Sprintf("run: %s is not supported yet by storeflow; call an HTTP service instead, or run a child workflow", kind)))
 	}
-	if f.Result != nil {
-		res := f.Result
-		f.Result, f.Effect = nil, ""
-		if res.Error != nil {
-			return fault(res.Error)
-		}
-		f.RawOutput = res.Output
-		return okDone
+	if out, ok := takeResult(f); ok {
+		return out
 	}
 	if f.Effect == "" {
 		input := f.Input

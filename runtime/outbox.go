@@ -102,7 +102,7 @@ func (r *Runtime) perform(ctx context.Context, o store.OutboxItem) error {
 		return r.do(ctx, &item{kind: itemStart, id: engine.NewID(), deleteOutbox: o.ID, start: &startReq{
 			wf: wf, input: eff.Child.Input, trigger: "child:" + eff.ID, parent: &engine.ParentRef{Instance: o.InstanceID, Effect: eff.ID}}})
 	case engine.EffectCall:
-		out, err := r.call(ctx, eff)
+		out, err := eff.Call.Perform(ctx, r.http, eff.IdempotencyKey())
 		c := engine.Completion{Effect: eff.ID, Output: out}
 		if err != nil {
 			c = engine.Completion{Effect: eff.ID, Error: problem.As(err)}
@@ -110,20 +110,4 @@ func (r *Runtime) perform(ctx context.Context, o store.OutboxItem) error {
 		return r.do(ctx, &item{kind: itemComplete, id: o.InstanceID, completion: c, deleteOutbox: o.ID})
 	}
 	return fmt.Errorf("outbox item of unknown kind %q", eff.Kind)
-}
-
-// call performs an outbound call with the effect's idempotency key.
-func (r *Runtime) call(ctx context.Context, eff engine.Effect) (any, error) {
-	c := eff.Call
-	switch c.Kind {
-	case "http":
-		req := *c.HTTP
-		req.IdempotencyKey = eff.IdempotencyKey()
-		return r.http.Do(ctx, req)
-	case "openapi":
-		req := *c.OpenAPI
-		req.IdempotencyKey = eff.IdempotencyKey()
-		return r.http.DoOpenAPI(ctx, req)
-	}
-	return nil, &problem.Problem{Type: problem.TypeRuntime, Status: 501, Title: "Not Supported", Detail: fmt.Sprintf("call kind %q has no connector in this storeflow", c.Kind)}
 }
