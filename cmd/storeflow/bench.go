@@ -31,12 +31,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "Usage: storeflow bench [flags] SCENARIO\n\nScenarios: %s.\nEach runs against a fresh SQLite store, prints progress on stderr and one JSON line of figures on stdout.\n", strings.Join(names, ", "))
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(reorderFlags(args)); err != nil {
-		return flagExit(err)
-	}
-	if fl.NArg() != 1 {
-		fl.Usage()
-		return 2
+	if code := parseOneArg(fl, args); code >= 0 {
+		return code
 	}
 	name := fl.Arg(0)
 	run, ok := bench.Scenarios[name]

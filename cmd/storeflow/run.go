@@ -21,11 +21,6 @@ import (
 	"github.com/storeflow/storeflow/expr"
 )
 
-type eventFlags []string
-
-func (e *eventFlags) String() string     { return strings.Join(*e, ",") }
-func (e *eventFlags) Set(v string) error { *e = append(*e, v); return nil }
-
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("run", flag.ContinueOnError)
 	fl.SetOutput(stderr)
@@ -34,18 +29,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	virtual := fl.Bool("virtual-clock", false, "jump time to each due timer instead of waiting (a 'wait 7 days' ends at once)")
 	workflows := fl.String("workflows", "", "directory of workflows that `run: workflow` may start (default: the workflow file's directory)")
 	timeout := fl.Duration("timeout", 0, "give up after this much real time (0: no limit)")
-	var events eventFlags
+	var events listFlag
 	fl.Var(&events, "event", "a CloudEvent (inline JSON or @FILE) delivered to the workflow's listens; repeatable")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: storeflow run FILE [--input JSON|@file] [--virtual-clock] [--event JSON|@file]...\n\nRuns the workflow to its end in memory and prints its output as JSON.\nA fault prints the problem details on stderr and exits with status 1.")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(reorderFlags(args)); err != nil {
-		return flagExit(err)
-	}
-	if fl.NArg() != 1 {
-		fl.Usage()
-		return 2
+	if code := parseOneArg(fl, args); code >= 0 {
+		return code
 	}
 	file := fl.Arg(0)
 	wf, err := dsl.LoadFile(file)
@@ -125,6 +116,20 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parseOneArg parses flags, which may also follow the argument, and
+// requires exactly one argument. It returns an exit status when the command
+// must stop, or -1.
+func parseOneArg(fl *flag.FlagSet, args []string) int {
+	if err := fl.Parse(reorderFlags(args)); err != nil {
+		return flagExit(err)
+	}
+	if fl.NArg() != 1 {
+		fl.Usage()
+		return 2
+	}
+	return -1
 }
 
 // reorderFlags lets flags follow the file name (storeflow run wf.yaml --input …).
