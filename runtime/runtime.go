@@ -145,6 +145,20 @@ func (r *Runtime) Run(ctx context.Context) error {
 	for _, t := range types {
 		r.listened.Store(t, true)
 	}
+	// Instances of older versions may still wait: learn how their listens
+	// correlate, or their events would not find them after a restart.
+	listening, err := r.st.ListeningWorkflows(ctx)
+	if err != nil {
+		return fmt.Errorf("load waiting workflows: %w", err)
+	}
+	for _, w := range listening {
+		wf, err := r.defs.get(ctx, engine.WorkflowRef{Namespace: w[0], Name: w[1], Version: w[2]})
+		if err != nil {
+			r.log.Error("load definition of waiting instances", "workflow", w, "err", err)
+			continue
+		}
+		r.defs.noteListens(wf)
+	}
 	loops := []func(context.Context){r.matchLoop, r.timerLoop, r.outboxLoop, r.scheduleLoop}
 	workCtx, cancelWork := context.WithCancel(context.Background())
 	defer cancelWork()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -309,4 +310,39 @@ do:
 	require.Len(t, h.instances(""), 3)
 	tickTo(4)
 	require.Len(t, h.instances(""), 4)
+}
+
+func TestOlderVersionStillResumesAfterRestart(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	v1 := `document:
+  dsl: '1.0.3'
+  namespace: shop
+  name: review
+  version: '1.0.0'
+schedule:
+  on:
+    one:
+      with: {type: order.delivered}
+do:
+  - awaitReview:
+      listen:
+        to:
+          one:
+            with: {type: review.submitted}
+            correlate:
+              order: {from: .data.order, expect: '${ .order }'}
+`
+	h.put(v1)
+	h.ingest("order.delivered", "d1", map[string]any{"order": "o-1"})
+	h.eventually("v1 waits", func() bool { return len(h.instances("waiting")) == 1 })
+
+	// v2 no longer correlates by order; v1's instance keeps waiting.
+	v2 := strings.Replace(strings.Replace(v1, "1.0.0", "2.0.0", 1), "order: {from: .data.order, expect: '${ .order }'}", "customer: {from: .data.customer, expect: '${ .customer }'}", 1)
+	_, _, err := h.st.PutWorkflow(context.Background(), store.Workflow{Namespace: "shop", Name: "review", Version: "2.0.0", Source: []byte(v2)})
+	require.NoError(t, err)
+	h.shutdown()
+	h.start()
+	h.ingest("review.submitted", "r1", map[string]any{"order": "o-1"})
+	h.eventually("the v1 instance resumes", func() bool { return len(h.instances("completed")) == 1 })
 }

@@ -172,6 +172,10 @@ type Store interface {
 	Subscriptions(ctx context.Context, eventType, corrKey string) ([]Subscription, error)
 	// SubscriptionTypes returns the event types some subscription waits for.
 	SubscriptionTypes(ctx context.Context) ([]string, error)
+	// ListeningWorkflows returns the definitions (namespace, name, version)
+	// whose instances have subscriptions, so that a restarted runtime knows
+	// how their listens correlate.
+	ListeningWorkflows(ctx context.Context) ([][3]string, error)
 	// Outbox returns items to perform at or before until, oldest first.
 	Outbox(ctx context.Context, until time.Time, limit int) ([]OutboxItem, error)
 	// RescheduleOutbox records a failed attempt and when to try again.

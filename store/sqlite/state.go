@@ -407,3 +407,21 @@ func (s *Store) SubscriptionTypes(ctx context.Context) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// ListeningWorkflows returns the definitions with waiting subscriptions.
+func (s *Store) ListeningWorkflows(ctx context.Context) ([][3]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT i.namespace, i.name, i.version FROM subscriptions s JOIN instances i ON i.id = s.instance_id ORDER BY 1, 2, 3`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][3]string
+	for rows.Next() {
+		var w [3]string
+		if err := rows.Scan(&w[0], &w[1], &w[2]); err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}

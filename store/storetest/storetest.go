@@ -287,6 +287,9 @@ func testWork(t *testing.T, s store.Store) {
 	types, err := s.SubscriptionTypes(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []string{"order.fulfilled", "order.paid", "order.placed"}, types)
+	listening, err := s.ListeningWorkflows(ctx)
+	require.NoError(t, err)
+	require.Equal(t, [][3]string{{"shop", "cart", "1.0.0"}}, listening)
 
 	out, err := s.Outbox(ctx, t0, 10)
 	require.NoError(t, err)
