@@ -17,6 +17,8 @@ import (
 
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/server"
+	"github.com/storeflow/storeflow/store"
+	"github.com/storeflow/storeflow/store/postgres"
 	"github.com/storeflow/storeflow/store/sqlite"
 )
 
@@ -40,6 +42,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dataDir := fl.String("data-dir", envOr("STOREFLOW_DATA_DIR", "storeflow-data"), "directory of the embedded database (env STOREFLOW_DATA_DIR)")
 	level := fl.String("log-level", envOr("STOREFLOW_LOG_LEVEL", "info"), "debug, info, warn or error (env STOREFLOW_LOG_LEVEL)")
 	workers := fl.Int("workers", 64, "workers advancing instances; each instance is always advanced by one of them")
+	storeURL := fl.String("store", envOr("STOREFLOW_STORE", ""), "postgres://… to keep state in PostgreSQL instead of the embedded SQLite (env STOREFLOW_STORE); one node per database until several nodes are supported")
 	var tokens listFlag
 	fl.Var(&tokens, "token", "API token accepted as `Authorization: Bearer <token>`; repeatable (env STOREFLOW_TOKENS, comma-separated); required off loopback")
 	fl.Usage = func() {
@@ -70,18 +73,32 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "storeflow serve: --workers must be at least 1")
 		return 2
 	}
-	if err := serve(ctx, *addr, *dataDir, *workers, tokens, log, stdout); err != nil {
+	if *storeURL != "" && !strings.HasPrefix(*storeURL, "postgres://") && !strings.HasPrefix(*storeURL, "postgresql://") {
+		fmt.Fprintf(stderr, "storeflow serve: --store %q: give a postgres:// URL, or leave it empty for the embedded SQLite in --data-dir\n", *storeURL)
+		return 2
+	}
+	if err := serve(ctx, *addr, *dataDir, *storeURL, *workers, tokens, log, stdout); err != nil {
 		log.Error("storeflow stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func serve(ctx context.Context, addr, dataDir string, workers int, tokens []string, log *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, addr, dataDir, storeURL string, workers int, tokens []string, log *slog.Logger, stdout io.Writer) error {
+	var st store.Store
 	path := filepath.Join(dataDir, "storeflow.db")
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		return err
+	if storeURL != "" {
+		pg, err := postgres.Open(ctx, storeURL)
+		if err != nil {
+			return err
+		}
+		st, path = pg, "postgres"
+	} else {
+		lite, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return err
+		}
+		st = lite
 	}
 	defer st.Close()
 	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: workers})
