@@ -32,7 +32,9 @@ func (r *Runtime) outboxLoop(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			}
+			r.dispatching.Add(1)
 			go func() {
+				defer r.dispatching.Done()
 				defer func() { <-sem }()
 				r.dispatch(ctx, o)
 			}()
@@ -103,6 +105,12 @@ func (r *Runtime) perform(ctx context.Context, o store.OutboxItem) error {
 			wf: wf, input: eff.Child.Input, trigger: "child:" + eff.ID, parent: &engine.ParentRef{Instance: o.InstanceID, Effect: eff.ID}}})
 	case engine.EffectCall:
 		out, err := eff.Call.Perform(ctx, r.http, eff.IdempotencyKey())
+		if ctx.Err() != nil {
+			// Shutting down: a call cut short is not the service's failure.
+			// The item stays and is performed again, with the same key,
+			// after the restart.
+			return ctx.Err()
+		}
 		c := engine.Completion{Effect: eff.ID, Output: out}
 		if err != nil {
 			c = engine.Completion{Effect: eff.ID, Error: problem.As(err)}

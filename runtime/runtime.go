@@ -81,8 +81,9 @@ type Runtime struct {
 	// other types skip the subscription lookups.
 	listened sync.Map
 
-	wg      sync.WaitGroup
-	stopped chan struct{}
+	wg          sync.WaitGroup
+	dispatching sync.WaitGroup // outbox items being performed
+	stopped     chan struct{}
 }
 
 // New returns a runtime; Run starts it.
@@ -176,6 +177,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	loopsWG.Wait()
+	r.dispatching.Wait()
 	// Let queued work finish: everything still queued is re-derivable from
 	// the store (timers, outbox rows, the event cursor), so shutting down
 	// never loses it, but finishing it is kinder.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -345,4 +346,37 @@ do:
 	h.start()
 	h.ingest("review.submitted", "r1", map[string]any{"order": "o-1"})
 	h.eventually("the v1 instance resumes", func() bool { return len(h.instances("completed")) == 1 })
+}
+
+func TestShutdownHandsBackInFlightCalls(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	var calls atomic.Int32
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			<-r.Context().Done() // the first attempt hangs until shutdown cuts it
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(slow.Close)
+	h.put(fmt.Sprintf(`document:
+  dsl: '1.0.3'
+  namespace: shop
+  name: slowcall
+  version: '1.0.0'
+do:
+  - call:
+      call: http
+      with: {method: post, endpoint: %s/x}
+`, slow.URL))
+	id, err := h.rt.Start(context.Background(), engine.WorkflowRef{Namespace: "shop", Name: "slowcall", Version: "1.0.0"}, nil)
+	require.NoError(t, err)
+	h.eventually("the call is in flight", func() bool { return calls.Load() == 1 })
+	h.shutdown()
+	require.Equal(t, engine.StatusWaiting, h.state(id).Status, "a call cut short by shutdown is not a failure")
+	h.start()
+	h.eventually("the call is made again and completes", func() bool { return h.state(id).Status == engine.StatusCompleted })
+	require.Equal(t, int32(2), calls.Load())
 }
