@@ -16,8 +16,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/store"
+	"github.com/storeflow/storeflow/store/postgres"
 	"github.com/storeflow/storeflow/store/sqlite"
 )
 
@@ -27,8 +30,11 @@ type Config struct {
 	Events    int // events to send (waiting: matching events; ingest: total)
 	Clients   int // concurrent HTTP clients (ingest)
 	// Window is the span within which all timers fall due (timers; 10 s).
-	Window   time.Duration
-	Dir      string
+	Window time.Duration
+	Dir    string
+	// Store, when a postgres:// URL, runs the scenario on PostgreSQL, in a
+	// fresh schema dropped afterwards; empty means SQLite.
+	Store    string
 	Progress io.Writer
 }
 
@@ -45,11 +51,14 @@ var Scenarios = map[string]func(ctx context.Context, cfg Config) (Result, error)
 
 // env is a runtime on a fresh store for one scenario.
 type env struct {
-	st     *sqlite.Store
+	st     store.Store
 	rt     *runtime.Runtime
 	cancel context.CancelFunc
 	done   chan error
 	dir    string
+	// pgSchema is the PostgreSQL schema of the run, dropped at close.
+	pgSchema string
+	pgAdmin  *pgx.Conn
 }
 
 func newEnv(ctx context.Context, cfg Config, observe func(runtime.Observation)) (*env, error) {
@@ -61,13 +70,33 @@ func newEnv(ctx context.Context, cfg Config, observe func(runtime.Observation)) 
 		}
 		dir = d
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "storeflow.db"))
-	if err != nil {
-		return nil, err
+	e := &env{done: make(chan error, 1), dir: dir}
+	if cfg.Store != "" {
+		admin, err := pgx.Connect(ctx, cfg.Store)
+		if err != nil {
+			return nil, fmt.Errorf("connect to %s: %w", cfg.Store, err)
+		}
+		e.pgAdmin, e.pgSchema = admin, fmt.Sprintf("storeflow_bench_%d", time.Now().UnixNano())
+		if _, err := admin.Exec(ctx, "CREATE SCHEMA "+e.pgSchema); err != nil {
+			return nil, err
+		}
+		sep := "?"
+		if strings.Contains(cfg.Store, "?") {
+			sep = "&"
+		}
+		if e.st, err = postgres.Open(ctx, cfg.Store+sep+"search_path="+e.pgSchema); err != nil {
+			return nil, err
+		}
+	} else {
+		st, err := sqlite.Open(ctx, filepath.Join(dir, "storeflow.db"))
+		if err != nil {
+			return nil, err
+		}
+		e.st = st
 	}
-	rt := runtime.New(runtime.Options{Store: st, Observe: observe})
+	rt := runtime.New(runtime.Options{Store: e.st, Observe: observe})
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e := &env{st: st, rt: rt, cancel: cancel, done: make(chan error, 1), dir: dir}
+	e.rt, e.cancel = rt, cancel
 	go func() { e.done <- rt.Run(runCtx) }()
 	return e, nil
 }
@@ -76,6 +105,10 @@ func (e *env) close(removeDir bool) {
 	e.cancel()
 	<-e.done
 	_ = e.st.Close()
+	if e.pgAdmin != nil {
+		_, _ = e.pgAdmin.Exec(context.Background(), "DROP SCHEMA "+e.pgSchema+" CASCADE")
+		_ = e.pgAdmin.Close(context.Background())
+	}
 	if removeDir {
 		_ = os.RemoveAll(e.dir)
 	}
@@ -172,6 +205,16 @@ func peakRSS() float64 {
 		}
 	}
 	return -1
+}
+
+// size is the store's size on disk, in MiB.
+func (e *env) size(ctx context.Context) float64 {
+	if e.pgAdmin == nil {
+		return storeSize(e.dir)
+	}
+	var bytes int64
+	_ = e.pgAdmin.QueryRow(ctx, `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`, e.pgSchema).Scan(&bytes)
+	return float64(bytes) / (1 << 20)
 }
 
 func storeSize(dir string) float64 {

@@ -162,7 +162,7 @@ func Waiting(ctx context.Context, cfg Config) (Result, error) {
 		return nil, err
 	}
 	startSecs := time.Since(began).Seconds()
-	rss, size := peakRSS(), storeSize(e.dir)
+	rss, size := peakRSS(), e.size(ctx)
 	progressf(cfg.Progress, "waiting: %d instances waiting after %.1fs; resuming %d", n, startSecs, m)
 
 	// Resume m random carts, at a steady pace so that latency is not queueing.

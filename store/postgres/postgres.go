@@ -29,8 +29,17 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// migrationLock is the advisory lock key nodes take while migrating.
-const migrationLock = 0x73746f7265666c6f // "storeflo"
+// Advisory lock keys.
+const (
+	// migrationLock is taken by a node while it migrates.
+	migrationLock = 0x73746f7265666c6f // "storeflo"
+	// eventLogLock is held by every transaction that appends to the event
+	// log, until it commits. Sequence numbers are handed out at insert time,
+	// so without it a transaction could commit seq 10 after another
+	// committed seq 11, and a reader that had moved past 11 would never see
+	// 10. With it, the log becomes visible in sequence order.
+	eventLogLock = 0x73746f7265657674 // "storeevt"
+)
 
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
@@ -48,6 +57,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// The runtime reads from many workers while one commits; the
+		// default of four connections starves them.
+		cfg.MaxConns = 16
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -250,6 +264,9 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]store
 		return nil, err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(eventLogLock)); err != nil {
+		return nil, err
+	}
 	out := make([]store.Event, len(events))
 	for i, ev := range events {
 		if out[i], err = appendEvent(ctx, tx, ev); err != nil {
@@ -326,6 +343,14 @@ func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, er
 		return nil, err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
+	for _, c := range changes {
+		if len(c.Emit) > 0 {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(eventLogLock)); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
 	results := make([]error, len(changes))
 	for i := range changes {
 		if _, err := tx.Exec(ctx, `SAVEPOINT change`); err != nil {

@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"TimersSubsOutbox":     testWork,
 		"ListInstances":        testList,
 		"ConcurrentCommitters": testConcurrent,
+		"EventLogReadsInOrder": testLogOrder,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -389,4 +390,51 @@ func testConcurrent(t *testing.T, s store.Store) {
 	wg.Wait()
 	require.Equal(t, 1, wins)
 	require.Equal(t, 7, conflicts)
+}
+
+// testLogOrder tails the event log while appends and emitting commits run
+// concurrently: a reader that always continues after the last sequence
+// number it saw must see every event.
+func testLogOrder(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const writers, perWriter = 4, 60
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				if i%2 == 0 {
+					_, err := s.AppendEvents(ctx, []store.Event{{ID: id, Source: "order-test", Type: "t"}})
+					require.NoError(t, err)
+					continue
+				}
+				in := newInstance(id)
+				_, err := s.Commit(ctx, []store.Change{{Instance: in, Emit: []store.Event{{ID: id, Source: "order-test", Type: "t"}}}})
+				require.NoError(t, err)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	seen := map[string]bool{}
+	var pos int64
+	for finished := false; ; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		evs, err := s.ReadEvents(ctx, pos, "", 1000)
+		require.NoError(t, err)
+		for _, ev := range evs {
+			seen[ev.ID] = true
+			pos = ev.Seq
+		}
+		if finished && len(evs) == 0 {
+			break
+		}
+	}
+	require.Len(t, seen, writers*perWriter, "a reader following sequence numbers missed events")
 }
