@@ -274,6 +274,15 @@ func TestCrashSafety(t *testing.T) {
 	}
 	require.Len(t, list.Instances, orders, "one instance per order, no more (kills: %d)\n%s", kills, n.out)
 	for _, in := range list.Instances {
+		if in.Status != "completed" {
+			// Show where it stopped, for whoever debugs this.
+			resp, err := http.Get("http://" + addr + "/v1/instances/" + in.ID)
+			if err == nil {
+				detail, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				t.Logf("instance %s did not complete:\n%s", in.ID, detail)
+			}
+		}
 		require.Equal(t, "completed", in.Status, "instance %s", in.ID)
 	}
 	rec.mu.Lock()
