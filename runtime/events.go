@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -333,46 +334,52 @@ func eventKey(ctx context.Context, sh shape, env map[string]any) (string, bool) 
 	return corrKey(vals), true
 }
 
-// lookBack delivers to a new listen the events logged since its instance
-// started, so that an event arriving between start and listen is not lost.
-// It runs in the instance's worker, before anything else reaches it.
-func (r *Runtime) lookBack(ctx context.Context, wf *dsl.Workflow, in *engine.Instance, e engine.Effect) {
-	sub := e.Subscription
-	types := map[string]bool{}
-	for _, f := range append(append([]engine.EventMatch{}, sub.Filters...), sub.Until...) {
-		types[matchType(f)] = true
-	}
-	if len(sub.Filters) == 0 {
-		types[anyType] = true
-	}
-	var events []store.Event
-	for typ := range types {
-		if typ == anyType {
-			typ = ""
-		}
-		evs, err := r.st.ReadEvents(ctx, in.LogSeq, typ, 1000)
-		if err != nil {
-			r.log.Error("look back for events", "instance", in.ID, "err", err)
-			return
-		}
-		events = append(events, evs...)
-	}
-	sort.Slice(events, func(i, j int) bool { return events[i].Seq < events[j].Seq })
-	for i, ev := range events {
-		if i > 0 && events[i-1].Seq == ev.Seq {
+// lookBack feeds a new listen the events logged since its instance started,
+// so that an event arriving between start and listen is not lost. It runs
+// before the transition that opened the listen commits, and its deliveries
+// join that transition: a crash cannot separate the listen from them.
+func (r *Runtime) lookBack(ctx context.Context, wf *dsl.Workflow, tr *engine.Transition) error {
+	in := tr.Instance
+	for i := 0; i < len(tr.Effects); i++ {
+		e := tr.Effects[i]
+		if e.Kind != engine.EffectSubscribe || in.Status.Ended() {
 			continue
 		}
-		env := decodeEvent(ev)
-		c, ok := r.match1(ctx, wf, sub, e.ID, env)
-		if !ok {
-			continue
+		sub := e.Subscription
+		types := map[string]bool{}
+		for _, f := range append(append([]engine.EventMatch{}, sub.Filters...), sub.Until...) {
+			types[matchType(f)] = true
 		}
-		c.Seq = ev.Seq
-		if err := r.apply(ctx, &item{kind: itemComplete, id: in.ID, completion: c}); err != nil {
-			r.log.Error("deliver earlier event", "instance", in.ID, "event", ev.ID, "err", err)
-			return
+		if len(sub.Filters) == 0 {
+			types[anyType] = true
+		}
+		var events []store.Event
+		for typ := range types {
+			if typ == anyType {
+				typ = ""
+			}
+			evs, err := r.st.ReadEvents(ctx, in.LogSeq, typ, 1000)
+			if err != nil {
+				return fmt.Errorf("look back for events: %w", err)
+			}
+			events = append(events, evs...)
+		}
+		sort.Slice(events, func(a, b int) bool { return events[a].Seq < events[b].Seq })
+		for k, ev := range events {
+			if k > 0 && events[k-1].Seq == ev.Seq {
+				continue
+			}
+			c, ok := r.match1(ctx, wf, sub, e.ID, decodeEvent(ev))
+			if !ok {
+				continue
+			}
+			c.Seq = ev.Seq
+			next := r.eng.Resume(ctx, wf, in, c)
+			tr.Effects = append(tr.Effects, next.Effects...)
+			tr.History = append(tr.History, next.History...)
 		}
 	}
+	return nil
 }
 
 func (r *Runtime) match1(ctx context.Context, wf *dsl.Workflow, sub *engine.Subscription, effect string, env map[string]any) (engine.Completion, bool) {

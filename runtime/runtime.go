@@ -355,6 +355,9 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 			tr = r.eng.Unsuspend(ctx, wf, in)
 		}
 	}
+	if err := r.lookBack(ctx, wf, tr); err != nil {
+		return err
+	}
 	change, err := r.change(rev, trig, tr)
 	if err != nil {
 		return err
@@ -405,7 +408,18 @@ func (r *Runtime) change(rev int64, trigger string, tr *engine.Transition) (stor
 		data, _ := json.Marshal(h)
 		c.History = append(c.History, store.HistoryEntry{Time: h.Time, Type: h.Type, Task: h.Task, Data: data})
 	}
+	// An effect created and withdrawn in the same transition (a look-back
+	// that completed a new listen at once) leaves no row.
+	withdrawn := map[string]bool{}
 	for _, e := range tr.Effects {
+		if e.Kind == engine.EffectCancel {
+			withdrawn[e.Cancels] = true
+		}
+	}
+	for _, e := range tr.Effects {
+		if withdrawn[e.ID] {
+			continue
+		}
 		switch e.Kind {
 		case engine.EffectTimer:
 			c.AddTimers = append(c.AddTimers, store.Timer{ID: e.ID, InstanceID: in.ID, Due: e.Due})
@@ -461,7 +475,6 @@ func (r *Runtime) afterCommit(ctx context.Context, wf *dsl.Workflow, in *engine.
 				r.listened.Store(anyType, true)
 			}
 			r.defs.noteListens(wf)
-			r.lookBack(ctx, wf, in, e)
 		}
 	}
 	if in.Status.Ended() && in.Parent != nil {
