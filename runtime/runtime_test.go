@@ -179,8 +179,13 @@ func TestEventToCompletion(t *testing.T) {
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	require.Len(t, h.calls, 2, "one reminder per cart")
-	require.NotEqual(t, h.calls[0], h.calls[1])
+	// At least once: a call cut short by the shutdown is made again after
+	// the restart, with the same idempotency key.
+	keys := map[string]bool{}
+	for _, k := range h.calls {
+		keys[k] = true
+	}
+	require.Len(t, keys, 2, "one reminder per cart, by idempotency key")
 	hist, err := h.st.History(context.Background(), done.ID)
 	require.NoError(t, err)
 	require.Equal(t, "workflow.started", hist[0].Type)
