@@ -18,7 +18,7 @@ import (
 func (r *Runtime) outboxLoop(ctx context.Context) {
 	sem := make(chan struct{}, r.opts.CallWorkers)
 	for {
-		items, err := r.st.Outbox(ctx, r.clk.Now(), 500)
+		items, err := r.st.Outbox(ctx, nil, r.clk.Now(), 500)
 		if err != nil && ctx.Err() == nil {
 			r.log.Error("read outbox", "err", err)
 		}

@@ -115,7 +115,7 @@ func (r *Runtime) timerLoop(ctx context.Context) {
 		if now.Sub(lastScan) >= time.Second || lastScan.IsZero() {
 			lastScan = now
 			for {
-				timers, err := r.st.DueTimers(ctx, afterDue, afterID, now.Add(horizon), 10_000)
+				timers, err := r.st.DueTimers(ctx, nil, afterDue, afterID, now.Add(horizon), 10_000)
 				if err != nil {
 					if ctx.Err() == nil {
 						r.log.Error("load timers", "err", err)

@@ -120,6 +120,10 @@ type Change struct {
 	AddOutbox           []OutboxItem
 	DeleteOutbox        []string
 	Emit                []Event
+	// Fence, when not 0, is the fence of the lease on the instance's slot
+	// the change was computed under; the change is refused (ErrFenced)
+	// unless that lease is still current.
+	Fence int64
 }
 
 // InstanceQuery filters ListInstances. Results are newest first; After is
@@ -163,11 +167,11 @@ type Store interface {
 	ListInstances(ctx context.Context, q InstanceQuery) ([]Instance, error)
 	History(ctx context.Context, instanceID string) ([]HistoryEntry, error)
 
-	// DueTimers returns timers due at or before until, earliest first,
-	// after the timer (afterDue, afterID) exclusive: pages follow each other
-	// by passing the last timer of the previous page (zero values: from the
-	// start).
-	DueTimers(ctx context.Context, afterDue time.Time, afterID string, until time.Time, limit int) ([]Timer, error)
+	// DueTimers returns timers of instances in slots (nil: all) due at or
+	// before until, earliest first, after the timer (afterDue, afterID)
+	// exclusive: pages follow each other by passing the last timer of the
+	// previous page (zero values: from the start).
+	DueTimers(ctx context.Context, slots []int, afterDue time.Time, afterID string, until time.Time, limit int) ([]Timer, error)
 	// Subscriptions returns the subscriptions for an event type and key.
 	Subscriptions(ctx context.Context, eventType, corrKey string) ([]Subscription, error)
 	// SubscriptionTypes returns the event types some subscription waits for.
@@ -176,10 +180,23 @@ type Store interface {
 	// whose instances have subscriptions, so that a restarted runtime knows
 	// how their listens correlate.
 	ListeningWorkflows(ctx context.Context) ([][3]string, error)
-	// Outbox returns items to perform at or before until, oldest first.
-	Outbox(ctx context.Context, until time.Time, limit int) ([]OutboxItem, error)
+	// Outbox returns items for instances in slots (nil: all) to perform at
+	// or before until, oldest first.
+	Outbox(ctx context.Context, slots []int, until time.Time, limit int) ([]OutboxItem, error)
 	// RescheduleOutbox records a failed attempt and when to try again.
 	RescheduleOutbox(ctx context.Context, id string, attempts int, next time.Time) error
+
+	// ClaimSlots records the node's heartbeat, renews the leases it still
+	// holds, gives back those above its fair share of the live nodes, and
+	// takes free or expired slots up to that share. It returns the leases
+	// the node holds afterwards.
+	ClaimSlots(ctx context.Context, c Claim) ([]Lease, error)
+	// ReleaseSlots gives leases back at once (a node shutting down), so
+	// that other nodes need not wait for them to expire.
+	ReleaseSlots(ctx context.Context, node string, slots []int) error
+	// SaveSlotCursor records that the node matched the event log up to seq
+	// for the slots it still holds among slots.
+	SaveSlotCursor(ctx context.Context, node string, slots []int, seq int64) error
 
 	Close() error
 }

@@ -81,6 +81,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// migrationSteps are Go steps that complete a migration in its transaction.
+var migrationSteps = map[int]func(context.Context, pgx.Tx) error{4: backfillSlots}
+
 func (s *Store) migrate(ctx context.Context) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -124,6 +127,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, string(body)); err != nil {
 			_ = tx.Rollback(ctx)
 			return fmt.Errorf("apply %s: %w", name, err)
+		}
+		if step := migrationSteps[version]; step != nil {
+			if err := step(ctx, tx); err != nil {
+				_ = tx.Rollback(ctx)
+				return fmt.Errorf("apply %s: %w", name, err)
+			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, time.Now().UnixNano()); err != nil {
 			_ = tx.Rollback(ctx)
@@ -351,8 +360,16 @@ func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, er
 			break
 		}
 	}
+	fences, err := lockFences(ctx, tx, changes)
+	if err != nil {
+		return nil, err
+	}
 	results := make([]error, len(changes))
 	for i := range changes {
+		if f := changes[i].Fence; f != 0 && fences[store.SlotOf(changes[i].Instance.ID)] != f {
+			results[i] = store.ErrFenced
+			continue
+		}
 		if _, err := tx.Exec(ctx, `SAVEPOINT change`); err != nil {
 			return nil, err
 		}
@@ -425,7 +442,7 @@ func applyChange(ctx context.Context, tx pgx.Tx, c *store.Change) (error, error)
 		batch.Queue(`DELETE FROM timers WHERE id = $1`, id)
 	}
 	for _, t := range c.AddTimers {
-		batch.Queue(`INSERT INTO timers (id, instance_id, due) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET due = excluded.due`, t.ID, t.InstanceID, nanos(t.Due))
+		batch.Queue(`INSERT INTO timers (id, instance_id, due, slot) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET due = excluded.due`, t.ID, t.InstanceID, nanos(t.Due), store.SlotOf(t.InstanceID))
 	}
 	for _, id := range c.DeleteSubscriptions {
 		// A listen with several filters has a row per filter, "<id>#<n>".
@@ -443,8 +460,8 @@ func applyChange(ctx context.Context, tx pgx.Tx, c *store.Change) (error, error)
 		if next.IsZero() {
 			next = now
 		}
-		batch.Queue(`INSERT INTO outbox (id, instance_id, kind, payload, attempts, next_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-			o.ID, o.InstanceID, o.Kind, o.Payload, o.Attempts, nanos(next))
+		batch.Queue(`INSERT INTO outbox (id, instance_id, kind, payload, attempts, next_at, slot) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+			o.ID, o.InstanceID, o.Kind, o.Payload, o.Attempts, nanos(next), store.SlotOf(o.InstanceID))
 	}
 	if batch.Len() > 0 {
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
@@ -537,12 +554,13 @@ func (s *Store) History(ctx context.Context, instanceID string) ([]store.History
 }
 
 // DueTimers returns timers due by until, after (afterDue, afterID).
-func (s *Store) DueTimers(ctx context.Context, afterDue time.Time, afterID string, until time.Time, limit int) ([]store.Timer, error) {
+func (s *Store) DueTimers(ctx context.Context, slots []int, afterDue time.Time, afterID string, until time.Time, limit int) ([]store.Timer, error) {
 	from := int64(math.MinInt64)
 	if !afterDue.IsZero() {
 		from = nanos(afterDue)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, instance_id, due FROM timers WHERE (due, id) > ($1, $2) AND due <= $3 ORDER BY due, id LIMIT $4`, from, afterID, nanos(until), limit)
+	rows, err := s.pool.Query(ctx, `SELECT id, instance_id, due FROM timers WHERE (due, id) > ($1, $2) AND due <= $3 AND (($5::bigint >> slot) & 1) = 1 ORDER BY due, id LIMIT $4`,
+		from, afterID, nanos(until), limit, store.SlotMask(slots))
 	if err != nil {
 		return nil, err
 	}
@@ -592,8 +610,9 @@ func (s *Store) ListeningWorkflows(ctx context.Context) ([][3]string, error) {
 }
 
 // Outbox returns items due by until, oldest first.
-func (s *Store) Outbox(ctx context.Context, until time.Time, limit int) ([]store.OutboxItem, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, instance_id, kind, payload, attempts, next_at FROM outbox WHERE next_at <= $1 ORDER BY next_at, id LIMIT $2`, nanos(until), limit)
+func (s *Store) Outbox(ctx context.Context, slots []int, until time.Time, limit int) ([]store.OutboxItem, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, instance_id, kind, payload, attempts, next_at FROM outbox WHERE next_at <= $1 AND (($3::bigint >> slot) & 1) = 1 ORDER BY next_at, id LIMIT $2`,
+		nanos(until), limit, store.SlotMask(slots))
 	if err != nil {
 		return nil, err
 	}

@@ -81,6 +81,9 @@ func (s *Store) Close() error {
 	return errors.Join(werr, s.write.Close(), s.read.Close())
 }
 
+// migrationSteps are Go steps that complete a migration in its transaction.
+var migrationSteps = map[int]func(context.Context, *sql.Tx) error{4: backfillSlots}
+
 // migrate applies, in order and once each, the migrations not yet applied.
 // Migrations only go forward.
 func (s *Store) migrate(ctx context.Context) error {
@@ -117,6 +120,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			_ = tx.Rollback()
 			return fmt.Errorf("apply %s: %w", name, err)
+		}
+		if step := migrationSteps[version]; step != nil {
+			if err := step(ctx, tx); err != nil {
+				_ = tx.Rollback()
+				return fmt.Errorf("apply %s: %w", name, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UnixNano()); err != nil {
 			_ = tx.Rollback()

@@ -92,7 +92,20 @@ func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, er
 	}
 	defer tx.rollback()
 	results := make([]error, len(changes))
+	var fence [store.Slots]int64
+	for _, c := range changes {
+		if c.Fence != 0 {
+			if fence, err = fences(ctx, tx); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
 	for i := range changes {
+		if f := changes[i].Fence; f != 0 && fence[store.SlotOf(changes[i].Instance.ID)] != f {
+			results[i] = store.ErrFenced
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, `SAVEPOINT change`); err != nil {
 			return nil, err
 		}
@@ -168,8 +181,8 @@ func applyChange(ctx context.Context, tx execer, c *store.Change) (error, error)
 		}
 	}
 	for _, t := range c.AddTimers {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO timers (id, instance_id, due) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET due = excluded.due`,
-			t.ID, t.InstanceID, nanos(t.Due)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO timers (id, instance_id, due, slot) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET due = excluded.due`,
+			t.ID, t.InstanceID, nanos(t.Due), store.SlotOf(t.InstanceID)); err != nil {
 			return nil, fmt.Errorf("timer %s: %w", t.ID, err)
 		}
 	}
@@ -195,8 +208,8 @@ func applyChange(ctx context.Context, tx execer, c *store.Change) (error, error)
 		if next.IsZero() {
 			next = now
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, instance_id, kind, payload, attempts, next_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO NOTHING`, o.ID, o.InstanceID, o.Kind, o.Payload, o.Attempts, nanos(next)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, instance_id, kind, payload, attempts, next_at, slot) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING`, o.ID, o.InstanceID, o.Kind, o.Payload, o.Attempts, nanos(next), store.SlotOf(o.InstanceID)); err != nil {
 			return nil, fmt.Errorf("outbox %s: %w", o.ID, err)
 		}
 	}
@@ -299,12 +312,13 @@ func (s *Store) History(ctx context.Context, instanceID string) ([]store.History
 }
 
 // DueTimers returns timers due by until, earliest first.
-func (s *Store) DueTimers(ctx context.Context, afterDue time.Time, afterID string, until time.Time, limit int) ([]store.Timer, error) {
+func (s *Store) DueTimers(ctx context.Context, slots []int, afterDue time.Time, afterID string, until time.Time, limit int) ([]store.Timer, error) {
 	from := int64(math.MinInt64)
 	if !afterDue.IsZero() {
 		from = nanos(afterDue)
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT id, instance_id, due FROM timers WHERE (due, id) > (?, ?) AND due <= ? ORDER BY due, id LIMIT ?`, from, afterID, nanos(until), limit)
+	rows, err := s.read.QueryContext(ctx, `SELECT id, instance_id, due FROM timers WHERE (due, id) > (?, ?) AND due <= ? AND ((? >> slot) & 1) = 1 ORDER BY due, id LIMIT ?`,
+		from, afterID, nanos(until), store.SlotMask(slots), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -343,8 +357,9 @@ func (s *Store) Subscriptions(ctx context.Context, eventType, corrKey string) ([
 }
 
 // Outbox returns items due by until, oldest first.
-func (s *Store) Outbox(ctx context.Context, until time.Time, limit int) ([]store.OutboxItem, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, instance_id, kind, payload, attempts, next_at FROM outbox WHERE next_at <= ? ORDER BY next_at, id LIMIT ?`, nanos(until), limit)
+func (s *Store) Outbox(ctx context.Context, slots []int, until time.Time, limit int) ([]store.OutboxItem, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id, instance_id, kind, payload, attempts, next_at FROM outbox WHERE next_at <= ? AND ((? >> slot) & 1) = 1 ORDER BY next_at, id LIMIT ?`,
+		nanos(until), store.SlotMask(slots), limit)
 	if err != nil {
 		return nil, err
 	}

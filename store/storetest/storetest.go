@@ -27,6 +27,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"ListInstances":        testList,
 		"ConcurrentCommitters": testConcurrent,
 		"EventLogReadsInOrder": testLogOrder,
+		"SlotLeases":           testLeases,
+		"SlotLeaseExpiry":      testLeaseExpiry,
+		"SlotScopes":           testSlotScopes,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -180,7 +183,7 @@ func testCommit(t *testing.T, s store.Store) {
 	}
 	require.Equal(t, "/do/0/wait", hist[1].Task)
 
-	timers, err := s.DueTimers(ctx, time.Time{}, "", t0.Add(24*time.Hour), 10)
+	timers, err := s.DueTimers(ctx, nil, time.Time{}, "", t0.Add(24*time.Hour), 10)
 	require.NoError(t, err)
 	require.Empty(t, timers, "the committed change deleted the timer")
 
@@ -205,7 +208,7 @@ func testAtomic(t *testing.T, s store.Store) {
 	require.NoError(t, res[0])
 	require.ErrorIs(t, res[1], store.ErrConflict)
 	require.NoError(t, res[2])
-	timers, err := s.DueTimers(ctx, time.Time{}, "", t0, 10)
+	timers, err := s.DueTimers(ctx, nil, time.Time{}, "", t0, 10)
 	require.NoError(t, err)
 	require.Len(t, timers, 2)
 	require.Equal(t, "a/1", timers[0].ID)
@@ -264,15 +267,15 @@ func testWork(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.NoError(t, res[0])
 
-	timers, err := s.DueTimers(ctx, time.Time{}, "", t0.Add(2*time.Second), 10)
+	timers, err := s.DueTimers(ctx, nil, time.Time{}, "", t0.Add(2*time.Second), 10)
 	require.NoError(t, err)
 	require.Len(t, timers, 2)
 	require.Equal(t, "w/1", timers[0].ID)
 	require.Equal(t, t0.Add(time.Second), timers[0].Due)
-	timers, err = s.DueTimers(ctx, time.Time{}, "", t0.Add(2*time.Hour), 1)
+	timers, err = s.DueTimers(ctx, nil, time.Time{}, "", t0.Add(2*time.Hour), 1)
 	require.NoError(t, err)
 	require.Len(t, timers, 1, "limit is honoured")
-	timers, err = s.DueTimers(ctx, timers[0].Due, timers[0].ID, t0.Add(2*time.Hour), 10)
+	timers, err = s.DueTimers(ctx, nil, timers[0].Due, timers[0].ID, t0.Add(2*time.Hour), 10)
 	require.NoError(t, err)
 	require.Len(t, timers, 2, "the next page starts after the last timer")
 	require.Equal(t, "w/2", timers[0].ID)
@@ -292,16 +295,16 @@ func testWork(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Equal(t, [][3]string{{"shop", "cart", "1.0.0"}}, listening)
 
-	out, err := s.Outbox(ctx, t0, 10)
+	out, err := s.Outbox(ctx, nil, t0, 10)
 	require.NoError(t, err)
 	require.Len(t, out, 1)
 	require.Equal(t, "w/6", out[0].ID)
 	require.NoError(t, s.RescheduleOutbox(ctx, "w/6", 1, t0.Add(2*time.Minute)))
-	out, err = s.Outbox(ctx, t0.Add(time.Minute), 10)
+	out, err = s.Outbox(ctx, nil, t0.Add(time.Minute), 10)
 	require.NoError(t, err)
 	require.Len(t, out, 1)
 	require.Equal(t, "w/7", out[0].ID)
-	out, err = s.Outbox(ctx, t0.Add(time.Hour), 10)
+	out, err = s.Outbox(ctx, nil, t0.Add(time.Hour), 10)
 	require.NoError(t, err)
 	require.Len(t, out, 2)
 	require.Equal(t, 1, out[1].Attempts)
@@ -319,7 +322,7 @@ func testWork(t *testing.T, s store.Store) {
 	subs, err = s.Subscriptions(ctx, "order.placed", `{"cart":"c1"}`)
 	require.NoError(t, err)
 	require.Empty(t, subs)
-	out, err = s.Outbox(ctx, t0.Add(time.Hour), 10)
+	out, err = s.Outbox(ctx, nil, t0.Add(time.Hour), 10)
 	require.NoError(t, err)
 	require.Len(t, out, 1)
 }

@@ -1,0 +1,22 @@
+-- Work is divided into slots that nodes lease (see store.Slots). Timers and
+-- outbox rows carry their instance's slot so that a node reads only its
+-- own; rows from before this migration are given theirs by the Go step
+-- that follows it (store.SlotOf).
+ALTER TABLE timers ADD COLUMN slot INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE outbox ADD COLUMN slot INTEGER NOT NULL DEFAULT -1;
+
+CREATE TABLE slots (
+    slot       INTEGER PRIMARY KEY,
+    owner      TEXT NOT NULL DEFAULT '',
+    fence      BIGINT NOT NULL DEFAULT 0,
+    expires_at BIGINT NOT NULL DEFAULT 0,
+    cursor     BIGINT NOT NULL DEFAULT 0
+);
+-- Every slot starts where the single matcher had got to.
+INSERT INTO slots (slot, cursor)
+SELECT i, COALESCE((SELECT seq FROM cursors WHERE name = 'matcher'), 0) FROM generate_series(0, 63) AS i;
+
+CREATE TABLE nodes (
+    id         TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);

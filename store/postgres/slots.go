@@ -1,0 +1,174 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/storeflow/storeflow/store"
+)
+
+// dbNow reads the database's clock: leases are compared across nodes, so
+// they must all use one clock.
+const dbNow = `SELECT (extract(epoch from clock_timestamp()) * 1000000000)::bigint`
+
+// backfillSlots gives timers and outbox rows written before slots existed
+// the slot of their instance, in the migration's transaction.
+func backfillSlots(ctx context.Context, tx pgx.Tx) error {
+	for _, table := range []string{"timers", "outbox"} {
+		rows, err := tx.Query(ctx, `SELECT id, instance_id FROM `+table+` WHERE slot < 0`)
+		if err != nil {
+			return fmt.Errorf("backfill %s slots: %w", table, err)
+		}
+		todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]string, error) {
+			var v [2]string
+			return v, r.Scan(&v[0], &v[1])
+		})
+		if err != nil {
+			return fmt.Errorf("backfill %s slots: %w", table, err)
+		}
+		for _, r := range todo {
+			if _, err := tx.Exec(ctx, `UPDATE `+table+` SET slot = $1 WHERE id = $2`, store.SlotOf(r[1]), r[0]); err != nil {
+				return fmt.Errorf("backfill %s slots: %w", table, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ClaimSlots renews, gives back and takes slot leases (see store.Store).
+// Free and expired slots are taken FOR UPDATE SKIP LOCKED, so nodes
+// claiming at once take different slots instead of queueing on each other.
+func (s *Store) ClaimSlots(ctx context.Context, c store.Claim) ([]store.Lease, error) {
+	if c.Node == "" || c.TTL <= 0 {
+		return nil, fmt.Errorf("claim slots: a node name and a positive TTL are required")
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	var now int64
+	if err := tx.QueryRow(ctx, dbNow).Scan(&now); err != nil {
+		return nil, err
+	}
+	expires := now + c.TTL.Nanoseconds()
+	if _, err := tx.Exec(ctx, `INSERT INTO nodes (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`, c.Node, expires); err != nil {
+		return nil, fmt.Errorf("node heartbeat: %w", err)
+	}
+	var live int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM nodes WHERE expires_at > $1`, now).Scan(&live); err != nil {
+		return nil, err
+	}
+	owned, err := leases(ctx, tx, `SELECT slot, fence, cursor FROM slots WHERE owner = $1 ORDER BY slot FOR UPDATE`, c.Node)
+	if err != nil {
+		return nil, err
+	}
+	// Leases held under the fence the node knows are renewed; its slots
+	// under another fence belonged to an earlier process and are taken
+	// afresh, so that process (if it still runs) is fenced out.
+	var held []store.Lease
+	stale := []int{} // never nil: NULL arrays make ANY() NULL, not false
+	for _, l := range owned {
+		if f, ok := c.Held[l.Slot]; ok && f == l.Fence {
+			held = append(held, l)
+		} else {
+			stale = append(stale, l.Slot)
+		}
+	}
+	want := store.FairShare(live)
+	keep, release := store.Rebalance(held, want)
+	var gone []int
+	for _, l := range release {
+		gone = append(gone, l.Slot)
+	}
+	gone = append(gone, stale...)
+	if len(gone) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE slot = ANY($1) AND owner = $2`, gone, c.Node); err != nil {
+			return nil, err
+		}
+	}
+	kept := []int{}
+	for _, l := range keep {
+		kept = append(kept, l.Slot)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE slots SET expires_at = $1 WHERE slot = ANY($2)`, expires, kept); err != nil {
+		return nil, err
+	}
+	out := keep
+	if need := want - len(keep); need > 0 {
+		// Its own stale slots first, so that a restarted node gets back
+		// what it had.
+		taken, err := leases(ctx, tx, `UPDATE slots SET owner = $1, fence = fence + 1, expires_at = $2 WHERE slot IN (
+				SELECT slot FROM slots WHERE (owner = '' OR expires_at <= $3) AND NOT (slot = ANY($4))
+				ORDER BY slot = ANY($5) DESC, slot LIMIT $6 FOR UPDATE SKIP LOCKED)
+			RETURNING slot, fence, cursor`, c.Node, expires, now, kept, stale, need)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, taken...)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("claim slots: %w", err)
+	}
+	return out, nil
+}
+
+func leases(ctx context.Context, q querier, query string, args ...any) ([]store.Lease, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("slots: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Lease, error) {
+		var l store.Lease
+		return l, r.Scan(&l.Slot, &l.Fence, &l.Cursor)
+	})
+}
+
+// ReleaseSlots gives leases back.
+func (s *Store) ReleaseSlots(ctx context.Context, node string, slots []int) error {
+	_, err := s.pool.Exec(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE owner = $1 AND (($2::bigint >> slot) & 1) = 1`, node, store.SlotMask(slots))
+	if err != nil {
+		return fmt.Errorf("release slots: %w", err)
+	}
+	return nil
+}
+
+// SaveSlotCursor records the matcher's position for the node's slots.
+func (s *Store) SaveSlotCursor(ctx context.Context, node string, slots []int, seq int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE slots SET cursor = GREATEST(cursor, $1) WHERE owner = $2 AND (($3::bigint >> slot) & 1) = 1`, seq, node, store.SlotMask(slots))
+	if err != nil {
+		return fmt.Errorf("save slot cursors: %w", err)
+	}
+	return nil
+}
+
+// lockFences reads the fences of the slots that fenced changes name, and
+// holds them FOR SHARE until the commit: a takeover (which updates the
+// row) waits for the commit, or the commit sees the new fence.
+func lockFences(ctx context.Context, tx pgx.Tx, changes []store.Change) (map[int]int64, error) {
+	var slots []int
+	seen := map[int]bool{}
+	for _, c := range changes {
+		if c.Fence == 0 {
+			continue
+		}
+		if slot := store.SlotOf(c.Instance.ID); !seen[slot] {
+			seen[slot] = true
+			slots = append(slots, slot)
+		}
+	}
+	if len(slots) == 0 {
+		return nil, nil
+	}
+	ls, err := leases(ctx, tx, `SELECT slot, fence, cursor FROM slots WHERE slot = ANY($1) ORDER BY slot FOR SHARE`, slots)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]int64, len(ls))
+	for _, l := range ls {
+		out[l.Slot] = l.Fence
+	}
+	return out, nil
+}

@@ -1,0 +1,191 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/storeflow/storeflow/store"
+)
+
+// backfillSlots gives timers and outbox rows written before slots existed
+// the slot of their instance. It runs once, in the migration's transaction.
+func backfillSlots(ctx context.Context, tx *sql.Tx) error {
+	for _, table := range []string{"timers", "outbox"} {
+		rows, err := tx.QueryContext(ctx, `SELECT id, instance_id FROM `+table+` WHERE slot < 0`)
+		if err != nil {
+			return fmt.Errorf("backfill %s slots: %w", table, err)
+		}
+		type row struct{ id, instance string }
+		var todo []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.instance); err != nil {
+				rows.Close()
+				return err
+			}
+			todo = append(todo, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range todo {
+			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET slot = ? WHERE id = ?`, store.SlotOf(r.instance), r.id); err != nil {
+				return fmt.Errorf("backfill %s slots: %w", table, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ClaimSlots renews, gives back and takes slot leases (see store.Store).
+// SQLite has one writer, so the write transaction alone makes it atomic.
+func (s *Store) ClaimSlots(ctx context.Context, c store.Claim) ([]store.Lease, error) {
+	if c.Node == "" || c.TTL <= 0 {
+		return nil, fmt.Errorf("claim slots: a node name and a positive TTL are required")
+	}
+	tx, err := s.w.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.rollback()
+	now := time.Now().UnixNano()
+	expires := now + c.TTL.Nanoseconds()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`, c.Node, expires); err != nil {
+		return nil, fmt.Errorf("node heartbeat: %w", err)
+	}
+	var live int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM nodes WHERE expires_at > ?`, now).Scan(&live); err != nil {
+		return nil, err
+	}
+	owned, err := querySlots(ctx, tx, `SELECT slot, fence, cursor FROM slots WHERE owner = ?`, c.Node)
+	if err != nil {
+		return nil, err
+	}
+	// Leases held under the fence the node knows are renewed; its slots
+	// under another fence belonged to an earlier process and are taken
+	// afresh, so that process (if it still runs) is fenced out.
+	var held, stale []store.Lease
+	for _, l := range owned {
+		if f, ok := c.Held[l.Slot]; ok && f == l.Fence {
+			held = append(held, l)
+		} else {
+			stale = append(stale, l)
+		}
+	}
+	keep, release := store.Rebalance(held, store.FairShare(live))
+	for _, l := range release {
+		if _, err := tx.ExecContext(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE slot = ? AND owner = ?`, l.Slot, c.Node); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range keep {
+		if _, err := tx.ExecContext(ctx, `UPDATE slots SET expires_at = ? WHERE slot = ?`, expires, l.Slot); err != nil {
+			return nil, err
+		}
+	}
+	need := store.FairShare(live) - len(keep)
+	out := keep
+	if need > 0 {
+		free, err := querySlots(ctx, tx, `SELECT slot, fence, cursor FROM slots WHERE owner = ? OR owner = '' OR expires_at <= ? ORDER BY owner = ? DESC, slot LIMIT ?`,
+			c.Node, now, c.Node, need+len(owned))
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range free {
+			if need == 0 {
+				break
+			}
+			if containsSlot(keep, l.Slot) {
+				continue
+			}
+			l.Fence++
+			if _, err := tx.ExecContext(ctx, `UPDATE slots SET owner = ?, fence = ?, expires_at = ? WHERE slot = ?`, c.Node, l.Fence, expires, l.Slot); err != nil {
+				return nil, err
+			}
+			out = append(out, l)
+			need--
+		}
+	}
+	// Stale slots of this node not taken again are let go.
+	for _, l := range stale {
+		if !containsSlot(out, l.Slot) {
+			if _, err := tx.ExecContext(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE slot = ? AND owner = ?`, l.Slot, c.Node); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := tx.commit(ctx); err != nil {
+		return nil, fmt.Errorf("claim slots: %w", err)
+	}
+	return out, nil
+}
+
+func containsSlot(ls []store.Lease, slot int) bool {
+	for _, l := range ls {
+		if l.Slot == slot {
+			return true
+		}
+	}
+	return false
+}
+
+func querySlots(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]store.Lease, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read slots: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Lease
+	for rows.Next() {
+		var l store.Lease
+		if err := rows.Scan(&l.Slot, &l.Fence, &l.Cursor); err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// ReleaseSlots gives leases back.
+func (s *Store) ReleaseSlots(ctx context.Context, node string, slots []int) error {
+	_, err := s.w.exec(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE owner = ? AND ((? >> slot) & 1) = 1`, node, store.SlotMask(slots))
+	if err != nil {
+		return fmt.Errorf("release slots: %w", err)
+	}
+	return nil
+}
+
+// SaveSlotCursor records the matcher's position for the node's slots.
+func (s *Store) SaveSlotCursor(ctx context.Context, node string, slots []int, seq int64) error {
+	_, err := s.w.exec(ctx, `UPDATE slots SET cursor = MAX(cursor, ?) WHERE owner = ? AND ((? >> slot) & 1) = 1`, seq, node, store.SlotMask(slots))
+	if err != nil {
+		return fmt.Errorf("save slot cursors: %w", err)
+	}
+	return nil
+}
+
+// fences returns the current fence of every slot.
+func fences(ctx context.Context, tx *wtx) ([store.Slots]int64, error) {
+	var out [store.Slots]int64
+	rows, err := tx.QueryContext(ctx, `SELECT slot, fence FROM slots`)
+	if err != nil {
+		return out, fmt.Errorf("read slot fences: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var slot int
+		var fence int64
+		if err := rows.Scan(&slot, &fence); err != nil {
+			return out, err
+		}
+		if slot >= 0 && slot < store.Slots {
+			out[slot] = fence
+		}
+	}
+	return out, rows.Err()
+}
