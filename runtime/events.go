@@ -16,8 +16,6 @@ import (
 	"github.com/storeflow/storeflow/store"
 )
 
-const matcherCursor = "matcher"
-
 // ingestReq is one caller's events waiting for the next group append.
 type ingestReq struct {
 	events []store.Event
@@ -105,19 +103,29 @@ func (r *Runtime) logPosition(context.Context) int64 { return r.matched.Load() }
 // only after what it handed over committed, so a crash repeats, never skips;
 // repeats are harmless (trigger keys, per-listen event positions).
 func (r *Runtime) matchLoop(ctx context.Context) {
-	pos, err := r.st.Cursor(ctx, matcherCursor)
-	if err != nil {
-		r.log.Error("read matcher position", "err", err)
-		return
-	}
-	r.matched.Store(pos)
+	// Each slot has its own position; the matcher reads from the lowest of
+	// the slots it holds, and rewinds when it gains a slot that is behind.
+	// Repeats are harmless, so one position serves all held slots.
+	pos := int64(-1)
 	retries := 0
 	saved, savedPos := time.Now(), pos
-	defer func() { r.saveCursor(ctx, r.matched.Load()) }()
+	defer func() {
+		if p := r.matched.Load(); p >= 0 {
+			r.saveCursor(ctx, p)
+		}
+	}()
 	for {
-		events, err := r.st.ReadEvents(ctx, pos, "", 512)
-		if err != nil && ctx.Err() == nil {
-			r.log.Error("read events", "err", err)
+		if rw := r.leases.rewind.Swap(-1); rw >= 0 && (pos < 0 || rw < pos) {
+			pos = rw
+			r.matched.Store(pos)
+		}
+		var events []store.Event
+		var err error
+		if pos >= 0 {
+			events, err = r.st.ReadEvents(ctx, pos, "", 512)
+			if err != nil && ctx.Err() == nil {
+				r.log.Error("read events", "err", err)
+			}
 		}
 		if len(events) > 0 {
 			var wg sync.WaitGroup
@@ -155,7 +163,7 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 			}
 			continue
 		}
-		if pos != savedPos {
+		if pos != savedPos && pos >= 0 {
 			r.saveCursor(ctx, pos)
 			saved, savedPos = time.Now(), pos
 		}
@@ -169,7 +177,7 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 }
 
 func (r *Runtime) saveCursor(ctx context.Context, pos int64) {
-	if err := r.st.SetCursor(context.WithoutCancel(ctx), matcherCursor, pos); err != nil {
+	if err := r.st.SaveSlotCursor(context.WithoutCancel(ctx), r.opts.Node, r.leases.list(), pos); err != nil {
 		r.log.Error("save matcher position", "err", err)
 	}
 }
@@ -193,9 +201,10 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 				if !errors.Is(err, context.Canceled) {
 					r.log.Error("event delivery", "event", ev.ID, "instance", it.id, "err", err)
 				}
-				// An instance that ended meanwhile no longer wants the event;
+				// An instance that ended meanwhile no longer wants the event,
+				// and one whose slot moved is the new holder's to serve;
 				// anything else must be tried again.
-				if !errors.Is(err, store.ErrNotFound) {
+				if !errors.Is(err, store.ErrNotFound) && !isMoved(err) {
 					failed.Store(true)
 				}
 			}
@@ -206,15 +215,37 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 			wg.Done()
 		}
 	}
+	if ev.Type == commandType {
+		if it, ok := r.commandItem(env); ok {
+			// A command that no longer applies (the instance ended) is
+			// done, not failed.
+			it.done = func(err error) {
+				if err != nil && !isMoved(err) {
+					r.log.Warn("instance command", "instance", it.id, "err", err)
+				}
+			}
+			if err := r.enqueue(ctx, it); err != nil {
+				failed.Store(true)
+			}
+		}
+		return
+	}
 	for _, wf := range r.defs.triggersFor(ev.Type) {
-		if !r.triggers(ctx, wf, env) {
+		trigger := "event:" + ev.Source + "/" + ev.ID
+		slot := keySlot(wf.Document.Namespace + "/" + wf.Document.Name + "\x00" + trigger)
+		if !r.leases.ownsSlot(slot) || !r.triggers(ctx, wf, env) {
 			continue
 		}
 		input := env["data"]
 		if wf.Schedule.Read == "envelope" {
 			input = env
 		}
-		hand(&item{kind: itemStart, id: engine.NewID(), start: &startReq{wf: wf, input: input, trigger: "event:" + ev.Source + "/" + ev.ID}})
+		id, err := r.newID(slot)
+		if err != nil {
+			failed.Store(true)
+			continue
+		}
+		hand(&item{kind: itemStart, id: id, start: &startReq{wf: wf, input: input, trigger: trigger}})
 	}
 	_, typed := r.listened.Load(ev.Type)
 	_, untyped := r.listened.Load(anyType)
@@ -239,6 +270,9 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 				continue
 			}
 			for _, sub := range subs {
+				if !r.leases.owns(sub.InstanceID) {
+					continue
+				}
 				c, ok := r.deliverable(ctx, sub, env)
 				if !ok || delivered[c.Effect] {
 					continue

@@ -12,11 +12,12 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
 	metricTimerLag = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "storeflow_timer_lag_seconds", Help: "How late timers fire.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
+	metricSlots       = prometheus.NewGauge(prometheus.GaugeOpts{Name: "storeflow_work_slots_held", Help: "Work slots this node holds a lease on."})
 	metricOutbox      = prometheus.NewGauge(prometheus.GaugeOpts{Name: "storeflow_outbox_backlog", Help: "Outbox items due and not yet performed at the last scan."})
 	metricCommitBatch = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "storeflow_commit_batch_size", Help: "Transitions per group commit.",
 		Buckets: prometheus.ExponentialBuckets(1, 2, 10)})
 )
 
 func init() {
-	prometheus.MustRegister(metricEventsIn, metricStarted, metricEnded, metricStep, metricTimerLag, metricOutbox, metricCommitBatch)
+	prometheus.MustRegister(metricEventsIn, metricStarted, metricEnded, metricStep, metricTimerLag, metricOutbox, metricCommitBatch, metricSlots)
 }

@@ -18,7 +18,7 @@ import (
 func (r *Runtime) outboxLoop(ctx context.Context) {
 	sem := make(chan struct{}, r.opts.CallWorkers)
 	for {
-		items, err := r.st.Outbox(ctx, nil, r.clk.Now(), 500)
+		items, err := r.st.Outbox(ctx, r.leases.list(), r.clk.Now(), 500)
 		if err != nil && ctx.Err() == nil {
 			r.log.Error("read outbox", "err", err)
 		}
@@ -101,7 +101,13 @@ func (r *Runtime) perform(ctx context.Context, o store.OutboxItem) error {
 				Detail: fmt.Sprintf("run: workflow %s: %v", eff.Child.Workflow, err)}}
 			return r.do(ctx, &item{kind: itemComplete, id: o.InstanceID, completion: c, deleteOutbox: o.ID})
 		}
-		return r.do(ctx, &item{kind: itemStart, id: engine.NewID(), deleteOutbox: o.ID, start: &startReq{
+		// The child starts in its parent's slot, whose outbox row its start
+		// deletes in the same commit.
+		id, err := r.newID(store.SlotOf(o.InstanceID))
+		if err != nil {
+			return err
+		}
+		return r.do(ctx, &item{kind: itemStart, id: id, deleteOutbox: o.ID, start: &startReq{
 			wf: wf, input: eff.Child.Input, trigger: "child:" + eff.ID, parent: &engine.ParentRef{Instance: o.InstanceID, Effect: eff.ID}}})
 	case engine.EffectCall:
 		out, err := eff.Call.Perform(ctx, r.http, eff.IdempotencyKey())

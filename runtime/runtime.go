@@ -40,6 +40,13 @@ type Options struct {
 	// Observe, when set, sees every committed transition (benchmarks and
 	// tests measure with it). It must be quick.
 	Observe func(Observation)
+	// Node names this runtime among the nodes sharing a store ("local" by
+	// default). A node restarted under the same name takes its slots back
+	// at once; other nodes wait for the leases to expire.
+	Node string
+	// LeaseTTL is how long a node's slot leases last unless renewed (10s
+	// by default): how long a dead node's work waits before others take it.
+	LeaseTTL time.Duration
 }
 
 // Observation describes a committed transition.
@@ -71,6 +78,7 @@ type Runtime struct {
 	wakeMatcher chan struct{}
 	wakeOutbox  chan struct{}
 	timers      *timerQueue
+	leases      *leases
 
 	inflightMu sync.Mutex
 	inflight   map[string]bool
@@ -84,6 +92,8 @@ type Runtime struct {
 	wg          sync.WaitGroup
 	dispatching sync.WaitGroup // outbox items being performed
 	stopped     chan struct{}
+	// ready is closed once Run has made its first claim of work slots.
+	ready chan struct{}
 }
 
 // New returns a runtime; Run starts it.
@@ -106,6 +116,12 @@ func New(opts Options) *Runtime {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 256
 	}
+	if opts.Node == "" {
+		opts.Node = "local"
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = 10 * time.Second
+	}
 	eng := engine.New(opts.Clock)
 	eng.Secrets = opts.Secrets
 	eng.Logger = opts.Logger
@@ -117,8 +133,10 @@ func New(opts Options) *Runtime {
 		wakeMatcher: make(chan struct{}, 1),
 		wakeOutbox:  make(chan struct{}, 1),
 		timers:      newTimerQueue(),
+		leases:      newLeases(),
 		inflight:    map[string]bool{},
 		stopped:     make(chan struct{}),
+		ready:       make(chan struct{}),
 	}
 	// Ingestion works from New on, so that an API can accept events while
 	// the rest of the runtime starts.
@@ -136,31 +154,19 @@ func (r *Runtime) Engine() *engine.Engine { return r.eng }
 // Run starts the runtime's loops and blocks until ctx is done; then it stops
 // taking work, lets running transitions commit, and returns.
 func (r *Runtime) Run(ctx context.Context) error {
-	if err := r.defs.reload(ctx); err != nil {
+	err := r.defs.reload(ctx)
+	if err == nil {
+		err = r.claimSlots(ctx)
+	}
+	close(r.ready)
+	if err != nil {
+		close(r.stopped)
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
-	types, err := r.st.SubscriptionTypes(ctx)
-	if err != nil {
-		return fmt.Errorf("load subscription types: %w", err)
-	}
-	for _, t := range types {
-		r.listened.Store(t, true)
-	}
-	// Instances of older versions may still wait: learn how their listens
-	// correlate, or their events would not find them after a restart.
-	listening, err := r.st.ListeningWorkflows(ctx)
-	if err != nil {
-		return fmt.Errorf("load waiting workflows: %w", err)
-	}
-	for _, w := range listening {
-		wf, err := r.defs.get(ctx, engine.WorkflowRef{Namespace: w[0], Name: w[1], Version: w[2]})
-		if err != nil {
-			r.log.Error("load definition of waiting instances", "workflow", w, "err", err)
-			continue
-		}
-		r.defs.noteListens(wf)
-	}
-	loops := []func(context.Context){r.matchLoop, r.timerLoop, r.outboxLoop, r.scheduleLoop}
+	loops := []func(context.Context){r.matchLoop, r.timerLoop, r.outboxLoop, r.scheduleLoop, r.leaseLoop}
 	workCtx, cancelWork := context.WithCancel(context.Background())
 	defer cancelWork()
 	var committer sync.WaitGroup
@@ -187,6 +193,11 @@ func (r *Runtime) Run(ctx context.Context) error {
 	r.wg.Wait()
 	cancelWork()
 	committer.Wait()
+	// Give the slots back so that other nodes need not wait for them to
+	// expire.
+	if err := r.st.ReleaseSlots(context.WithoutCancel(ctx), r.opts.Node, nil); err != nil {
+		r.log.Error("release work slots", "err", err)
+	}
 	close(r.stopped)
 	return nil
 }
@@ -263,29 +274,37 @@ func (r *Runtime) Start(ctx context.Context, ref engine.WorkflowRef, input any) 
 	if err != nil {
 		return "", err
 	}
-	id := engine.NewID()
+	id, err := r.startID(ctx)
+	if err != nil {
+		return "", err
+	}
 	return id, r.do(ctx, &item{kind: itemStart, id: id, start: &startReq{wf: wf, input: input}})
 }
 
 // StartWorkflow starts an instance of an already compiled workflow.
 func (r *Runtime) StartWorkflow(ctx context.Context, wf *dsl.Workflow, input any) (string, error) {
-	id := engine.NewID()
+	id, err := r.startID(ctx)
+	if err != nil {
+		return "", err
+	}
 	return id, r.do(ctx, &item{kind: itemStart, id: id, start: &startReq{wf: wf, input: input}})
 }
 
 // Cancel, Suspend and Resume change an instance's lifecycle.
+// Instances of slots other nodes hold are changed through the event log
+// (see command).
 func (r *Runtime) Cancel(ctx context.Context, id, reason string) error {
-	return r.do(ctx, &item{kind: itemCancel, id: id, reason: reason})
+	return r.command(ctx, &item{kind: itemCancel, id: id, reason: reason})
 }
 
 // Suspend pauses an instance; completions wait until it is resumed.
 func (r *Runtime) Suspend(ctx context.Context, id string) error {
-	return r.do(ctx, &item{kind: itemSuspend, id: id})
+	return r.command(ctx, &item{kind: itemSuspend, id: id})
 }
 
 // Resume continues a suspended instance.
 func (r *Runtime) Resume(ctx context.Context, id string) error {
-	return r.do(ctx, &item{kind: itemResume, id: id})
+	return r.command(ctx, &item{kind: itemResume, id: id})
 }
 
 // Reload refreshes the trigger and correlation indexes after workflows changed.
@@ -295,7 +314,12 @@ func (r *Runtime) Reload(ctx context.Context) error { return r.defs.reload(ctx) 
 func (r *Runtime) shardLoop(ctx context.Context, ch chan *item) {
 	for it := range ch {
 		err := r.apply(ctx, it)
-		if err != nil && !errors.Is(err, context.Canceled) {
+		switch {
+		case err == nil, errors.Is(err, context.Canceled):
+		case errors.Is(err, errNotOwner), errors.Is(err, store.ErrFenced):
+			// Another node holds the slot now and does this work itself.
+			r.log.Debug("instance moved to another node", "instance", it.id, "err", err)
+		default:
 			r.log.Error("advance instance", "instance", it.id, "err", err)
 		}
 		if it.done != nil {
@@ -308,6 +332,9 @@ func (r *Runtime) shardLoop(ctx context.Context, ch chan *item) {
 var ErrNotFound = store.ErrNotFound
 
 func (r *Runtime) apply(ctx context.Context, it *item) error {
+	if !r.leases.owns(it.id) {
+		return errNotOwner
+	}
 	began := time.Now()
 	var (
 		in   *engine.Instance
@@ -362,6 +389,11 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 	if err != nil {
 		return err
 	}
+	fence, ok := r.leases.fence(in.ID)
+	if !ok {
+		return errNotOwner
+	}
+	change.Fence = fence
 	if it.deleteTimer != "" {
 		change.DeleteTimers = append(change.DeleteTimers, it.deleteTimer)
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/storeflow/storeflow/cron"
 	"github.com/storeflow/storeflow/dsl"
-	"github.com/storeflow/storeflow/engine"
 )
 
 // scheduleLoop starts workflows with schedule.cron or schedule.every on
@@ -30,6 +29,11 @@ func (r *Runtime) scheduleLoop(ctx context.Context) {
 
 func (r *Runtime) tick(ctx context.Context, wf *dsl.Workflow, now time.Time) {
 	name := "schedule:" + wf.Document.Namespace + "/" + wf.Document.Name
+	// One node ticks each schedule: the holder of the schedule's slot.
+	slot := keySlot(name)
+	if !r.leases.ownsSlot(slot) {
+		return
+	}
 	last, err := r.st.Cursor(ctx, name)
 	if err != nil {
 		return
@@ -48,7 +52,10 @@ func (r *Runtime) tick(ctx context.Context, wf *dsl.Workflow, now time.Time) {
 	next := nextTick(wf.Schedule, prev)
 	for !next.IsZero() && !next.After(now) {
 		trigger := "schedule:" + strconv.FormatInt(next.Unix(), 10)
-		err := r.do(ctx, &item{kind: itemStart, id: engine.NewID(), start: &startReq{wf: wf, input: map[string]any{}, trigger: trigger}})
+		id, err := r.newID(slot)
+		if err == nil {
+			err = r.do(ctx, &item{kind: itemStart, id: id, start: &startReq{wf: wf, input: map[string]any{}, trigger: trigger}})
+		}
 		if err != nil && ctx.Err() == nil {
 			r.log.Error("start scheduled instance", "workflow", wf.Document.Name, "tick", next, "err", err)
 			return

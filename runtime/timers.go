@@ -112,10 +112,14 @@ func (r *Runtime) timerLoop(ctx context.Context) {
 	var afterID string
 	for {
 		now := r.clk.Now()
+		if r.leases.gained.Swap(false) {
+			// New slots: their timers are read from the start.
+			afterDue, afterID, lastScan = time.Time{}, "", time.Time{}
+		}
 		if now.Sub(lastScan) >= time.Second || lastScan.IsZero() {
 			lastScan = now
 			for {
-				timers, err := r.st.DueTimers(ctx, nil, afterDue, afterID, now.Add(horizon), 10_000)
+				timers, err := r.st.DueTimers(ctx, r.leases.list(), afterDue, afterID, now.Add(horizon), 10_000)
 				if err != nil {
 					if ctx.Err() == nil {
 						r.log.Error("load timers", "err", err)
@@ -137,6 +141,9 @@ func (r *Runtime) timerLoop(ctx context.Context) {
 		}
 		due, next := r.timers.due(now)
 		for _, t := range due {
+			if !r.leases.owns(t.instance) {
+				continue // its slot moved: the new holder fires it
+			}
 			metricTimerLag.Observe(now.Sub(t.due).Seconds())
 			it := &item{kind: itemComplete, id: t.instance, completion: engine.Completion{Effect: t.id}, deleteTimer: t.id}
 			if err := r.enqueue(ctx, it); err != nil {

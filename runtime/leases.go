@@ -1,0 +1,229 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/storeflow/storeflow/engine"
+	"github.com/storeflow/storeflow/store"
+)
+
+// ErrNoSlots means this node holds no slot yet (it is starting, or others
+// hold them all), so it cannot start instances itself.
+var ErrNoSlots = errors.New("this node holds no work slots yet; retry in a few seconds")
+
+// errNotOwner refuses work on an instance whose slot another node holds.
+var errNotOwner = errors.New("instance belongs to a slot another node holds")
+
+// leases tracks the slots this node holds. Every instance belongs to one
+// slot; a node advances, fires timers for and performs calls of the
+// instances of its slots only, and names the slot's fence in each commit,
+// so that a node that lost a slot (paused, cut off) cannot overwrite what
+// the new holder did.
+type leases struct {
+	mu    sync.RWMutex
+	held  map[int]int64 // slot → fence
+	slots []int         // held, sorted
+	// validUntil is when the leases run out unless renewed; past it the
+	// node stops working rather than risk acting on lost slots.
+	validUntil time.Time
+
+	// gained is set when slots were taken: timers and the outbox must be
+	// read again from the start for them, and the matcher rewound.
+	gained atomic.Bool
+	rewind atomic.Int64 // lowest cursor of gained slots, -1: none
+}
+
+func newLeases() *leases {
+	l := &leases{held: map[int]int64{}}
+	l.rewind.Store(-1)
+	return l
+}
+
+// fence returns the fence of the slot id belongs to, if held.
+func (l *leases) fence(id string) (int64, bool) {
+	slot := store.SlotOf(id)
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if time.Now().After(l.validUntil) {
+		return 0, false
+	}
+	f, ok := l.held[slot]
+	return f, ok
+}
+
+func (l *leases) owns(id string) bool { _, ok := l.fence(id); return ok }
+
+// ownsSlot reports whether a slot is held.
+func (l *leases) ownsSlot(slot int) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	_, ok := l.held[slot]
+	return ok && time.Now().Before(l.validUntil)
+}
+
+// list returns the held slots (empty, not nil, when none: nil means all to
+// the store).
+func (l *leases) list() []int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if time.Now().After(l.validUntil) {
+		return []int{}
+	}
+	return append([]int{}, l.slots...)
+}
+
+func (l *leases) snapshot() map[int]int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	m := make(map[int]int64, len(l.held))
+	for s, f := range l.held {
+		m[s] = f
+	}
+	return m
+}
+
+// update installs the leases a claim returned and reports what changed.
+func (l *leases) update(ls []store.Lease, until time.Time) (gained, lost []int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	next := make(map[int]int64, len(ls))
+	low := int64(-1)
+	for _, x := range ls {
+		next[x.Slot] = x.Fence
+		if f, ok := l.held[x.Slot]; !ok || f != x.Fence {
+			gained = append(gained, x.Slot)
+			if low < 0 || x.Cursor < low {
+				low = x.Cursor
+			}
+		}
+	}
+	for s := range l.held {
+		if _, ok := next[s]; !ok {
+			lost = append(lost, s)
+		}
+	}
+	l.held = next
+	l.slots = l.slots[:0]
+	for s := range next {
+		l.slots = append(l.slots, s)
+	}
+	sort.Ints(l.slots)
+	l.validUntil = until
+	if len(gained) > 0 {
+		for {
+			cur := l.rewind.Load()
+			if cur >= 0 && cur <= low || l.rewind.CompareAndSwap(cur, low) {
+				break
+			}
+		}
+		l.gained.Store(true)
+	}
+	return gained, lost
+}
+
+// claim renews and takes this node's share of the slots.
+func (r *Runtime) claimSlots(ctx context.Context) error {
+	began := time.Now()
+	ls, err := r.st.ClaimSlots(ctx, store.Claim{Node: r.opts.Node, Held: r.leases.snapshot(), TTL: r.opts.LeaseTTL})
+	if err != nil {
+		return fmt.Errorf("claim work slots: %w", err)
+	}
+	// The leases run from when the store granted them; counting from
+	// before the request keeps this node on the safe side of that.
+	gained, lost := r.leases.update(ls, began.Add(r.opts.LeaseTTL*9/10))
+	metricSlots.Set(float64(len(ls)))
+	if len(gained) > 0 || len(lost) > 0 {
+		r.log.Info("work slots changed", "node", r.opts.Node, "held", len(ls), "gained", len(gained), "lost", len(lost))
+	}
+	if len(gained) > 0 {
+		if err := r.learnListens(ctx); err != nil {
+			return err
+		}
+		signal(r.wakeMatcher)
+		signal(r.wakeOutbox)
+		signal(r.timers.wake)
+	}
+	return nil
+}
+
+// leaseLoop renews the leases well before they expire, and takes or gives
+// back slots as nodes come and go.
+func (r *Runtime) leaseLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(r.opts.LeaseTTL / 3):
+		}
+		if err := r.claimSlots(ctx); err != nil && ctx.Err() == nil {
+			r.log.Error("renew work slots; retrying", "node", r.opts.Node, "err", err)
+		}
+	}
+}
+
+// startID waits until the runtime has claimed its slots, and returns a
+// new instance ID in one of them.
+func (r *Runtime) startID(ctx context.Context) (string, error) {
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return r.newID(-1)
+}
+
+// newID returns a new instance ID in one of this node's slots (slot >= 0:
+// that one).
+func (r *Runtime) newID(slot int) (string, error) {
+	if slot < 0 {
+		held := r.leases.list()
+		if len(held) == 0 {
+			return "", ErrNoSlots
+		}
+		slot = held[rand.IntN(len(held))]
+	}
+	return store.IDInSlot(engine.NewID(), slot)
+}
+
+// keySlot is the slot that owns a trigger (an event starting a workflow, a
+// schedule's ticks): only that slot's holder acts on it.
+func keySlot(key string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % store.Slots)
+}
+
+// learnListens loads which event types waiting listens use and how older
+// versions correlate, for instances this node may now advance.
+func (r *Runtime) learnListens(ctx context.Context) error {
+	types, err := r.st.SubscriptionTypes(ctx)
+	if err != nil {
+		return fmt.Errorf("load subscription types: %w", err)
+	}
+	for _, t := range types {
+		r.listened.Store(t, true)
+	}
+	// Instances of older versions may still wait: learn how their listens
+	// correlate, or their events would not find them.
+	listening, err := r.st.ListeningWorkflows(ctx)
+	if err != nil {
+		return fmt.Errorf("load waiting workflows: %w", err)
+	}
+	for _, w := range listening {
+		wf, err := r.defs.get(ctx, engine.WorkflowRef{Namespace: w[0], Name: w[1], Version: w[2]})
+		if err != nil {
+			r.log.Error("load definition of waiting instances", "workflow", w, "err", err)
+			continue
+		}
+		r.defs.noteListens(wf)
+	}
+	return nil
+}
