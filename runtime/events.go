@@ -171,7 +171,7 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-r.wakeMatcher:
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(r.idlePoll):
 		}
 	}
 }

@@ -94,6 +94,9 @@ type Runtime struct {
 	stopped     chan struct{}
 	// ready is closed once Run has made its first claim of work slots.
 	ready chan struct{}
+	// idlePoll is how often an idle matcher looks at the log unwoken: a
+	// safety net, long where the store notifies of other nodes' events.
+	idlePoll time.Duration
 }
 
 // New returns a runtime; Run starts it.
@@ -138,6 +141,10 @@ func New(opts Options) *Runtime {
 		stopped:     make(chan struct{}),
 		ready:       make(chan struct{}),
 	}
+	r.idlePoll = 500 * time.Millisecond
+	if _, ok := opts.Store.(store.Notifier); ok {
+		r.idlePoll = 5 * time.Second
+	}
 	// Ingestion works from New on, so that an API can accept events while
 	// the rest of the runtime starts.
 	go r.ingestLoop()
@@ -166,7 +173,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	loops := []func(context.Context){r.matchLoop, r.timerLoop, r.outboxLoop, r.scheduleLoop, r.leaseLoop}
+	loops := []func(context.Context){r.matchLoop, r.timerLoop, r.outboxLoop, r.scheduleLoop, r.leaseLoop, r.notifyLoop}
 	workCtx, cancelWork := context.WithCancel(context.Background())
 	defer cancelWork()
 	var committer sync.WaitGroup

@@ -177,6 +177,9 @@ func storeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, http.StatusConflict, "Version Exists", err.Error())
 	case errors.Is(err, context.Canceled):
 		writeProblem(w, r, http.StatusServiceUnavailable, "Shutting Down", "the server is stopping; try again")
+	case errors.Is(err, runtime.ErrNoSlots), errors.Is(err, store.ErrFenced):
+		w.Header().Set("Retry-After", "2")
+		writeProblem(w, r, http.StatusServiceUnavailable, "Node Not Ready", err.Error())
 	default:
 		writeProblem(w, r, http.StatusInternalServerError, "Internal Error", err.Error())
 	}

@@ -191,8 +191,9 @@ type Store interface {
 	// takes free or expired slots up to that share. It returns the leases
 	// the node holds afterwards.
 	ClaimSlots(ctx context.Context, c Claim) ([]Lease, error)
-	// ReleaseSlots gives leases back at once (a node shutting down), so
-	// that other nodes need not wait for them to expire.
+	// ReleaseSlots gives leases back at once, so that other nodes need not
+	// wait for them to expire; with nil slots the node leaves altogether
+	// (its heartbeat goes too).
 	ReleaseSlots(ctx context.Context, node string, slots []int) error
 	// SaveSlotCursor records that the node matched the event log up to seq
 	// for the slots it still holds among slots.
@@ -200,3 +201,20 @@ type Store interface {
 
 	Close() error
 }
+
+// Notifier is implemented by stores several nodes share: it tells a node
+// at once when another node added work it should look at, so that idle
+// nodes need not poll tightly.
+type Notifier interface {
+	// Listen calls fn with a topic (TopicEvents, TopicWorkflows, or
+	// TopicResync after a lost connection, when anything may have been
+	// missed) until ctx is done. It reconnects by itself.
+	Listen(ctx context.Context, fn func(topic string)) error
+}
+
+// Topics a Notifier reports.
+const (
+	TopicEvents    = "events"
+	TopicWorkflows = "workflows"
+	TopicResync    = "resync"
+)

@@ -42,7 +42,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dataDir := fl.String("data-dir", envOr("STOREFLOW_DATA_DIR", "storeflow-data"), "directory of the embedded database (env STOREFLOW_DATA_DIR)")
 	level := fl.String("log-level", envOr("STOREFLOW_LOG_LEVEL", "info"), "debug, info, warn or error (env STOREFLOW_LOG_LEVEL)")
 	workers := fl.Int("workers", 64, "workers advancing instances; each instance is always advanced by one of them")
-	storeURL := fl.String("store", envOr("STOREFLOW_STORE", ""), "postgres://… to keep state in PostgreSQL instead of the embedded SQLite (env STOREFLOW_STORE); one node per database until several nodes are supported")
+	storeURL := fl.String("store", envOr("STOREFLOW_STORE", ""), "postgres://… to keep state in PostgreSQL instead of the embedded SQLite (env STOREFLOW_STORE); several nodes may share one database")
+	node := fl.String("node", envOr("STOREFLOW_NODE", ""), "this node's name among nodes sharing a PostgreSQL store; keep it across restarts (env STOREFLOW_NODE; default host:port)")
+	leaseTTL := fl.Duration("lease-ttl", 10*time.Second, "how long a node's work slots stay its own without renewal: how long a dead node's work waits for the others")
 	var tokens listFlag
 	fl.Var(&tokens, "token", "API token accepted as `Authorization: Bearer <token>`; repeatable (env STOREFLOW_TOKENS, comma-separated); required off loopback")
 	fl.Usage = func() {
@@ -77,18 +79,38 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "storeflow serve: --store %q: give a postgres:// URL, or leave it empty for the embedded SQLite in --data-dir\n", *storeURL)
 		return 2
 	}
-	if err := serve(ctx, *addr, *dataDir, *storeURL, *workers, tokens, log, stdout); err != nil {
+	if *leaseTTL < time.Second {
+		fmt.Fprintln(stderr, "storeflow serve: --lease-ttl must be at least 1s")
+		return 2
+	}
+	cfg := serveConfig{addr: *addr, dataDir: *dataDir, storeURL: *storeURL, workers: *workers, tokens: tokens, node: *node, leaseTTL: *leaseTTL}
+	if err := serve(ctx, cfg, log, stdout); err != nil {
 		log.Error("storeflow stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func serve(ctx context.Context, addr, dataDir, storeURL string, workers int, tokens []string, log *slog.Logger, stdout io.Writer) error {
+// serveConfig is what the serve flags set.
+type serveConfig struct {
+	addr, dataDir, storeURL string
+	workers                 int
+	tokens                  []string
+	node                    string
+	leaseTTL                time.Duration
+}
+
+func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Writer) error {
+	addr, tokens := cfg.addr, cfg.tokens
 	var st store.Store
-	path := filepath.Join(dataDir, "storeflow.db")
-	if storeURL != "" {
-		pg, err := postgres.Open(ctx, storeURL)
+	path := filepath.Join(cfg.dataDir, "storeflow.db")
+	node := cfg.node
+	if cfg.storeURL != "" {
+		if node == "" {
+			host, _ := os.Hostname()
+			node = host + "/" + addr
+		}
+		pg, err := postgres.Open(ctx, cfg.storeURL)
 		if err != nil {
 			return err
 		}
@@ -101,7 +123,7 @@ func serve(ctx context.Context, addr, dataDir, storeURL string, workers int, tok
 		st = lite
 	}
 	defer st.Close()
-	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: workers})
+	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL})
 	var ready atomic.Bool
 	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load})
 	ln, err := net.Listen("tcp", addr)
@@ -116,7 +138,7 @@ func serve(ctx context.Context, addr, dataDir, storeURL string, workers int, tok
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	ready.Store(true)
-	log.Info("storeflow serving", "addr", ln.Addr().String(), "data", path, "auth", len(tokens) > 0)
+	log.Info("storeflow serving", "addr", ln.Addr().String(), "data", path, "auth", len(tokens) > 0, "node", node)
 	fmt.Fprintf(stdout, "storeflow is running: http://%s (data in %s)\n", ln.Addr(), path)
 
 	select {

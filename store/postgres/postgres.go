@@ -45,7 +45,12 @@ const (
 type Store struct {
 	pool *pgxpool.Pool
 	url  string
+	// channel is where nodes sharing this schema notify each other.
+	channel string
 }
+
+// Pool returns the connection pool (for tests and diagnostics).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // URL returns the connection URL the store was opened with.
 func (s *Store) URL() string { return s.url }
@@ -72,6 +77,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("migrate postgres: %w", err)
 	}
+	// Nodes on other schemas of the same database must not wake each other.
+	var schema string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("read current schema: %w", err)
+	}
+	s.channel = "storeflow:" + schema
 	return s, nil
 }
 
@@ -191,6 +203,9 @@ func (s *Store) PutWorkflow(ctx context.Context, w store.Workflow) (store.Workfl
 	if err != nil {
 		return w, false, err
 	}
+	if err := s.notify(ctx, tx, store.TopicWorkflows); err != nil {
+		return w, false, err
+	}
 	return stored, true, tx.Commit(ctx)
 }
 
@@ -256,14 +271,22 @@ func (s *Store) ListWorkflows(ctx context.Context) ([]store.Workflow, error) {
 
 // SetWorkflowEnabled enables or disables every version of a workflow.
 func (s *Store) SetWorkflowEnabled(ctx context.Context, ns, name string, enabled bool) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE workflow_flags SET enabled = $1 WHERE namespace = $2 AND name = $3`, enabled, ns, name)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	tag, err := tx.Exec(ctx, `UPDATE workflow_flags SET enabled = $1 WHERE namespace = $2 AND name = $3`, enabled, ns, name)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("workflow %s/%s: %w", ns, name, store.ErrNotFound)
 	}
-	return nil
+	if err := s.notify(ctx, tx, store.TopicWorkflows); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 // AppendEvents logs events, deduplicating on (source, id).
@@ -281,6 +304,9 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]store
 		if out[i], err = appendEvent(ctx, tx, ev); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.notify(ctx, tx, store.TopicEvents); err != nil {
+		return nil, err
 	}
 	return out, tx.Commit(ctx)
 }
@@ -355,6 +381,9 @@ func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, er
 	for _, c := range changes {
 		if len(c.Emit) > 0 {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(eventLogLock)); err != nil {
+				return nil, err
+			}
+			if err := s.notify(ctx, tx, store.TopicEvents); err != nil {
 				return nil, err
 			}
 			break

@@ -91,3 +91,57 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// A node is told at once of events and workflow changes other nodes commit,
+// and only of those in its own schema.
+func TestNotifications(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a := open(t).(*postgres.Store)
+	other := open(t).(*postgres.Store)
+	b, err := postgres.Open(ctx, a.URL())
+	require.NoError(t, err)
+	defer b.Close()
+
+	topics := make(chan string, 16)
+	listening, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = a.Listen(listening, func(topic string) { topics <- topic }) }()
+	// LISTEN takes effect asynchronously: send until the first arrives.
+	require.Eventually(t, func() bool {
+		_, err := b.AppendEvents(ctx, []store.Event{{ID: fmt.Sprint(time.Now().UnixNano()), Source: "shop", Type: "order.paid"}})
+		require.NoError(t, err)
+		select {
+		case topic := <-topics:
+			return topic == store.TopicEvents
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	}, 10*time.Second, 10*time.Millisecond)
+	for len(topics) > 0 {
+		<-topics
+	}
+	_, err = other.AppendEvents(ctx, []store.Event{{ID: "x", Source: "shop", Type: "order.paid"}})
+	require.NoError(t, err)
+	_, _, err = b.PutWorkflow(ctx, store.Workflow{Namespace: "shop", Name: "w", Version: "1.0.0", Source: []byte("x")})
+	require.NoError(t, err)
+	select {
+	case topic := <-topics:
+		require.Equal(t, store.TopicWorkflows, topic, "the other schema's event is not heard here")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification of the workflow change")
+	}
+
+	// A terminated connection is replaced, and the node told to resync.
+	var killed int
+	require.NoError(t, b.Pool().QueryRow(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE query LIKE 'LISTEN %' AND query LIKE '%' || current_schema() || '%' AND pid <> pg_backend_pid()`).Scan(&killed))
+	require.Equal(t, 1, killed)
+	select {
+	case topic := <-topics:
+		require.Equal(t, store.TopicResync, topic)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no resync after the connection was terminated")
+	}
+}

@@ -128,11 +128,21 @@ func leases(ctx context.Context, q querier, query string, args ...any) ([]store.
 
 // ReleaseSlots gives leases back.
 func (s *Store) ReleaseSlots(ctx context.Context, node string, slots []int) error {
-	_, err := s.pool.Exec(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE owner = $1 AND (($2::bigint >> slot) & 1) = 1`, node, store.SlotMask(slots))
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE owner = $1 AND (($2::bigint >> slot) & 1) = 1`, node, store.SlotMask(slots)); err != nil {
 		return fmt.Errorf("release slots: %w", err)
 	}
-	return nil
+	if slots == nil {
+		// Leaving: others count one node fewer at once.
+		if _, err := tx.Exec(ctx, `DELETE FROM nodes WHERE id = $1`, node); err != nil {
+			return fmt.Errorf("release slots: %w", err)
+		}
+	}
+	return tx.Commit(ctx)
 }
 
 // SaveSlotCursor records the matcher's position for the node's slots.

@@ -153,11 +153,21 @@ func querySlots(ctx context.Context, q interface {
 
 // ReleaseSlots gives leases back.
 func (s *Store) ReleaseSlots(ctx context.Context, node string, slots []int) error {
-	_, err := s.w.exec(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE owner = ? AND ((? >> slot) & 1) = 1`, node, store.SlotMask(slots))
+	tx, err := s.w.begin(ctx)
 	if err != nil {
+		return err
+	}
+	defer tx.rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE owner = ? AND ((? >> slot) & 1) = 1`, node, store.SlotMask(slots)); err != nil {
 		return fmt.Errorf("release slots: %w", err)
 	}
-	return nil
+	if slots == nil {
+		// Leaving: others count one node fewer at once.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE id = ?`, node); err != nil {
+			return fmt.Errorf("release slots: %w", err)
+		}
+	}
+	return tx.commit(ctx)
 }
 
 // SaveSlotCursor records the matcher's position for the node's slots.
