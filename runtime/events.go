@@ -247,12 +247,16 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 		}
 		hand(&item{kind: itemStart, id: id, start: &startReq{wf: wf, input: input, trigger: trigger}})
 	}
+	delivered := map[string]bool{}
+	for _, it := range r.openingDeliveries(ctx, env, ev.Seq) {
+		delivered[it.completion.Effect] = true
+		hand(it)
+	}
 	_, typed := r.listened.Load(ev.Type)
 	_, untyped := r.listened.Load(anyType)
 	if !typed && !untyped {
 		return
 	}
-	delivered := map[string]bool{}
 	for _, sh := range r.defs.shapesFor(ev.Type) {
 		key, ok := eventKey(ctx, sh, env)
 		if !ok {

@@ -35,6 +35,11 @@ type leases struct {
 	// node stops working rather than risk acting on lost slots.
 	validUntil time.Time
 
+	// draining holds slots above this node's fair share that it is
+	// handing back: it starts no new work on them, lets work in flight
+	// commit, then releases them (since when, by slot).
+	draining map[int]time.Time
+
 	// gained is set when slots were taken: timers and the outbox must be
 	// read again from the start for them, and the matcher rewound.
 	gained atomic.Bool
@@ -42,12 +47,13 @@ type leases struct {
 }
 
 func newLeases() *leases {
-	l := &leases{held: map[int]int64{}}
+	l := &leases{held: map[int]int64{}, draining: map[int]time.Time{}}
 	l.rewind.Store(-1)
 	return l
 }
 
-// fence returns the fence of the slot id belongs to, if held.
+// fence returns the fence of the slot id belongs to, if held (also while
+// draining: work in flight still commits).
 func (l *leases) fence(id string) (int64, bool) {
 	slot := store.SlotOf(id)
 	l.mu.RLock()
@@ -59,25 +65,81 @@ func (l *leases) fence(id string) (int64, bool) {
 	return f, ok
 }
 
-func (l *leases) owns(id string) bool { _, ok := l.fence(id); return ok }
+// owns reports whether new work on instance id is this node's.
+func (l *leases) owns(id string) bool { return l.ownsSlot(store.SlotOf(id)) }
 
-// ownsSlot reports whether a slot is held.
+// ownsSlot reports whether new work in a slot is this node's: it holds
+// the slot and is not handing it back.
 func (l *leases) ownsSlot(slot int) bool {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	_, ok := l.held[slot]
-	return ok && time.Now().Before(l.validUntil)
+	_, draining := l.draining[slot]
+	return ok && !draining && time.Now().Before(l.validUntil)
 }
 
-// list returns the held slots (empty, not nil, when none: nil means all to
-// the store).
+// list returns the slots this node takes new work from (empty, not nil,
+// when none: nil means all to the store).
 func (l *leases) list() []int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	out := []int{}
 	if time.Now().After(l.validUntil) {
-		return []int{}
+		return out
 	}
-	return append([]int{}, l.slots...)
+	for _, s := range l.slots {
+		if _, draining := l.draining[s]; !draining {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// drain marks the slots above share for handing back, and returns the
+// draining slots that have had since before cutoff to finish their work.
+func (l *leases) drain(share int, cutoff time.Time) []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var active []store.Lease
+	for _, s := range l.slots {
+		if _, draining := l.draining[s]; !draining {
+			active = append(active, store.Lease{Slot: s})
+		}
+	}
+	if len(l.slots) <= share {
+		// Nodes left meanwhile: keep what is still held.
+		clear(l.draining)
+		return nil
+	}
+	if excess := len(l.slots) - share - len(l.draining); excess > 0 {
+		_, extra := store.Rebalance(active, len(active)-excess)
+		for _, x := range extra {
+			l.draining[x.Slot] = time.Now()
+		}
+	}
+	var done []int
+	for s, since := range l.draining {
+		if since.Before(cutoff) {
+			done = append(done, s)
+		}
+	}
+	sort.Ints(done)
+	return done
+}
+
+// released forgets slots given back.
+func (l *leases) released(slots []int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range slots {
+		delete(l.held, s)
+		delete(l.draining, s)
+	}
+	l.slots = l.slots[:0]
+	for s := range l.held {
+		l.slots = append(l.slots, s)
+	}
+	sort.Ints(l.slots)
 }
 
 func (l *leases) snapshot() map[int]int64 {
@@ -96,9 +158,14 @@ func (l *leases) update(ls []store.Lease, until time.Time) (gained, lost []int) 
 	defer l.mu.Unlock()
 	next := make(map[int]int64, len(ls))
 	low := int64(-1)
+	// After a lapse (renewals failed past the leases' end) this node did
+	// no work on its slots and skipped their events: every slot counts as
+	// gained again, so that the matcher rewinds to the slots' positions and
+	// timers and the outbox are read again.
+	lapsed := time.Now().After(l.validUntil)
 	for _, x := range ls {
 		next[x.Slot] = x.Fence
-		if f, ok := l.held[x.Slot]; !ok || f != x.Fence {
+		if f, ok := l.held[x.Slot]; !ok || f != x.Fence || lapsed {
 			gained = append(gained, x.Slot)
 			if low < 0 || x.Cursor < low {
 				low = x.Cursor
@@ -108,6 +175,7 @@ func (l *leases) update(ls []store.Lease, until time.Time) (gained, lost []int) 
 	for s := range l.held {
 		if _, ok := next[s]; !ok {
 			lost = append(lost, s)
+			delete(l.draining, s)
 		}
 	}
 	l.held = next
@@ -131,14 +199,38 @@ func (l *leases) update(ls []store.Lease, until time.Time) (gained, lost []int) 
 
 // claim renews and takes this node's share of the slots.
 func (r *Runtime) claimSlots(ctx context.Context) error {
+	var g store.Grant
+	var err error
 	began := time.Now()
-	ls, err := r.st.ClaimSlots(ctx, store.Claim{Node: r.opts.Node, Held: r.leases.snapshot(), TTL: r.opts.LeaseTTL})
+	// A connection that broke (the database restarted, a backend was
+	// terminated) fails one attempt; the pool gives a fresh one to the
+	// next. Renewing promptly matters more than anything else here.
+	for attempt := 0; attempt < 3; attempt++ {
+		began = time.Now()
+		if g, err = r.st.ClaimSlots(ctx, store.Claim{Node: r.opts.Node, Held: r.leases.snapshot(), TTL: r.opts.LeaseTTL}); err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err != nil {
 		return fmt.Errorf("claim work slots: %w", err)
 	}
+	ls := g.Leases
 	// The leases run from when the store granted them; counting from
 	// before the request keeps this node on the safe side of that.
 	gained, lost := r.leases.update(ls, began.Add(r.opts.LeaseTTL*9/10))
+	// Slots above the fair share (a node joined) are handed back once the
+	// work in flight on them has had a renewal period to commit, so that
+	// the taker does not repeat calls this node is still making.
+	if done := r.leases.drain(g.Share, time.Now().Add(-r.opts.LeaseTTL/3)); len(done) > 0 {
+		if busy := r.dispatchingIn(done); len(busy) == 0 {
+			if err := r.st.ReleaseSlots(ctx, r.opts.Node, done); err != nil {
+				return fmt.Errorf("hand back work slots: %w", err)
+			}
+			r.leases.released(done)
+			r.log.Info("handed work slots back", "node", r.opts.Node, "slots", len(done))
+		}
+	}
 	metricSlots.Set(float64(len(ls)))
 	if len(gained) > 0 || len(lost) > 0 {
 		r.log.Info("work slots changed", "node", r.opts.Node, "held", len(ls), "gained", len(gained), "lost", len(lost))
@@ -157,6 +249,8 @@ func (r *Runtime) claimSlots(ctx context.Context) error {
 // leaseLoop renews the leases well before they expire, and takes or gives
 // back slots as nodes come and go.
 func (r *Runtime) leaseLoop(ctx context.Context) {
+	_, shared := r.st.(store.Notifier)
+	reloaded := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -165,6 +259,14 @@ func (r *Runtime) leaseLoop(ctx context.Context) {
 		}
 		if err := r.claimSlots(ctx); err != nil && ctx.Err() == nil {
 			r.log.Error("renew work slots; retrying", "node", r.opts.Node, "err", err)
+		}
+		// Notifications tell of other nodes' workflow changes at once; a
+		// reload now and then covers one that was lost.
+		if shared && time.Since(reloaded) > 30*time.Second {
+			reloaded = time.Now()
+			if err := r.defs.reload(ctx); err != nil && ctx.Err() == nil {
+				r.log.Error("reload workflows", "err", err)
+			}
 		}
 	}
 }

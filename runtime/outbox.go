@@ -24,7 +24,7 @@ func (r *Runtime) outboxLoop(ctx context.Context) {
 		}
 		metricOutbox.Set(float64(len(items)))
 		for _, o := range items {
-			if !r.claim(o.ID) {
+			if !r.claim(o) {
 				continue
 			}
 			select {
@@ -48,14 +48,35 @@ func (r *Runtime) outboxLoop(ctx context.Context) {
 	}
 }
 
-func (r *Runtime) claim(id string) bool {
+func (r *Runtime) claim(o store.OutboxItem) bool {
 	r.inflightMu.Lock()
 	defer r.inflightMu.Unlock()
-	if r.inflight[id] {
+	if _, busy := r.inflight[o.ID]; busy {
 		return false
 	}
-	r.inflight[id] = true
+	r.inflight[o.ID] = o.InstanceID
 	return true
+}
+
+// dispatchingIn returns the slots among slots with items being performed.
+func (r *Runtime) dispatchingIn(slots []int) []int {
+	want := map[int]bool{}
+	for _, s := range slots {
+		want[s] = true
+	}
+	r.inflightMu.Lock()
+	defer r.inflightMu.Unlock()
+	busy := map[int]bool{}
+	for _, instance := range r.inflight {
+		if s := store.SlotOf(instance); want[s] {
+			busy[s] = true
+		}
+	}
+	out := make([]int, 0, len(busy))
+	for s := range busy {
+		out = append(out, s)
+	}
+	return out
 }
 
 func (r *Runtime) release(id string) {

@@ -79,9 +79,10 @@ type Runtime struct {
 	wakeOutbox  chan struct{}
 	timers      *timerQueue
 	leases      *leases
+	opening     openings
 
 	inflightMu sync.Mutex
-	inflight   map[string]bool
+	inflight   map[string]string // outbox item → its instance
 
 	// matched is the event log position the matcher has handed over.
 	matched atomic.Int64
@@ -137,7 +138,7 @@ func New(opts Options) *Runtime {
 		wakeOutbox:  make(chan struct{}, 1),
 		timers:      newTimerQueue(),
 		leases:      newLeases(),
-		inflight:    map[string]bool{},
+		inflight:    map[string]string{},
 		stopped:     make(chan struct{}),
 		ready:       make(chan struct{}),
 	}
@@ -339,7 +340,8 @@ func (r *Runtime) shardLoop(ctx context.Context, ch chan *item) {
 var ErrNotFound = store.ErrNotFound
 
 func (r *Runtime) apply(ctx context.Context, it *item) error {
-	if !r.leases.owns(it.id) {
+	// Work already handed to a worker still commits while its slot drains.
+	if _, ok := r.leases.fence(it.id); !ok {
 		return errNotOwner
 	}
 	began := time.Now()
@@ -389,6 +391,9 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 			tr = r.eng.Unsuspend(ctx, wf, in)
 		}
 	}
+	// Registered before the look-back reads the log, unregistered once the
+	// commit is over: see openings.
+	defer r.opening.open(wf, tr)()
 	if err := r.lookBack(ctx, wf, tr); err != nil {
 		return err
 	}

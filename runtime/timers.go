@@ -3,10 +3,12 @@ package runtime
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/storeflow/storeflow/engine"
+	"github.com/storeflow/storeflow/store"
 )
 
 // horizon is how far ahead timers are held in memory; later ones stay in
@@ -63,6 +65,22 @@ func (q *timerQueue) add(id, instance string, due, now time.Time) {
 	}
 	q.ids[id] = true
 	heap.Push(&q.h, timerEntry{id: id, instance: instance, due: due})
+	signal(q.wake)
+}
+
+// retry holds a fired timer again, whose completion did not commit (the
+// store was unreachable): its row is still there, but the store scan has
+// moved past it.
+func (q *timerQueue) retry(e timerEntry, due time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.fired, e.id)
+	if q.ids[e.id] {
+		return
+	}
+	q.ids[e.id] = true
+	e.due = due
+	heap.Push(&q.h, e)
 	signal(q.wake)
 }
 
@@ -146,6 +164,11 @@ func (r *Runtime) timerLoop(ctx context.Context) {
 			}
 			metricTimerLag.Observe(now.Sub(t.due).Seconds())
 			it := &item{kind: itemComplete, id: t.instance, completion: engine.Completion{Effect: t.id}, deleteTimer: t.id}
+			it.done = func(err error) {
+				if err != nil && !isMoved(err) && !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+					r.timers.retry(t, r.clk.Now().Add(time.Second))
+				}
+			}
 			if err := r.enqueue(ctx, it); err != nil {
 				return
 			}

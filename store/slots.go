@@ -41,6 +41,13 @@ type Claim struct {
 	TTL time.Duration
 }
 
+// Grant is what a claim left a node with.
+type Grant struct {
+	Leases []Lease
+	// Share is the node's fair share of the slots among the live nodes.
+	Share int
+}
+
 // FairShare is how many slots each of live nodes should hold.
 func FairShare(live int) int {
 	if live < 1 {

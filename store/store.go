@@ -187,10 +187,11 @@ type Store interface {
 	RescheduleOutbox(ctx context.Context, id string, attempts int, next time.Time) error
 
 	// ClaimSlots records the node's heartbeat, renews the leases it still
-	// holds, gives back those above its fair share of the live nodes, and
-	// takes free or expired slots up to that share. It returns the leases
-	// the node holds afterwards.
-	ClaimSlots(ctx context.Context, c Claim) ([]Lease, error)
+	// holds, and takes free or expired slots up to its fair share of the
+	// live nodes. It returns the leases the node holds afterwards and that
+	// share; a node above it should finish its work on the excess and give
+	// it back (ReleaseSlots), so that joining nodes get theirs.
+	ClaimSlots(ctx context.Context, c Claim) (Grant, error)
 	// ReleaseSlots gives leases back at once, so that other nodes need not
 	// wait for them to expire; with nil slots the node leaves altogether
 	// (its heartbeat goes too).
@@ -207,8 +208,9 @@ type Store interface {
 // nodes need not poll tightly.
 type Notifier interface {
 	// Listen calls fn with a topic (TopicEvents, TopicWorkflows, or
-	// TopicResync after a lost connection, when anything may have been
-	// missed) until ctx is done. It reconnects by itself.
+	// TopicResync once listening and after a lost connection, when anything
+	// before may have been missed) until ctx is done. It reconnects by
+	// itself.
 	Listen(ctx context.Context, fn func(topic string)) error
 }
 

@@ -29,22 +29,39 @@ type sinkRecorder struct {
 	applied    map[string]string // key → path
 	perOrder   map[string][]string
 	deliveries int
+	// inflight counts requests being served per order; overlaps counts
+	// requests that arrived while another for the same order was served,
+	// which only two nodes advancing one instance at once would cause
+	// (or a repeat after a crash, which the cluster test rules out).
+	inflight map[string]int
+	overlaps []string
+}
+
+func newSink() *sinkRecorder {
+	return &sinkRecorder{applied: map[string]string{}, perOrder: map[string][]string{}, inflight: map[string]int{}}
 }
 
 func (s *sinkRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	var b struct {
+		Order string `json:"order"`
+	}
+	_ = json.Unmarshal(body, &b)
+	s.mu.Lock()
+	s.inflight[b.Order]++
+	if s.inflight[b.Order] > 1 {
+		s.overlaps = append(s.overlaps, fmt.Sprintf("%s %s %s at %s", b.Order, r.URL.Path, r.Header.Get("Idempotency-Key"), time.Now().Format("15:04:05.000")))
+	}
+	s.mu.Unlock()
 	// A slow service widens the window between a call and its recorded
 	// completion, where a crash makes the runtime repeat the call.
 	time.Sleep(time.Duration(50+rand.IntN(150)) * time.Millisecond)
 	key := r.Header.Get("Idempotency-Key")
 	s.mu.Lock()
+	s.inflight[b.Order]--
 	s.deliveries++
 	if _, seen := s.applied[key]; !seen && key != "" {
 		s.applied[key] = r.URL.Path
-		var b struct {
-			Order string `json:"order"`
-		}
-		_ = json.Unmarshal(body, &b)
 		s.perOrder[b.Order] = append(s.perOrder[b.Order], r.URL.Path)
 	}
 	s.mu.Unlock()
@@ -106,7 +123,25 @@ do:
 type node struct {
 	cmd  *exec.Cmd
 	addr string
-	out  *bytes.Buffer
+	out  *syncBuffer
+}
+
+// syncBuffer collects a process's output while tests read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -117,8 +152,14 @@ func freeAddr(t *testing.T) string {
 }
 
 func startNode(t *testing.T, bin, dataDir, addr string) *node {
-	out := &bytes.Buffer{}
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "warn")
+	return startServe(t, bin, addr, "--data-dir", dataDir)
+}
+
+// startServe starts `storeflow serve` on addr with more flags and waits
+// until it is ready.
+func startServe(t *testing.T, bin, addr string, flags ...string) *node {
+	out := &syncBuffer{}
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", addr, "--log-level", "warn"}, flags...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start())
 	n := &node{cmd: cmd, addr: addr, out: out}
@@ -168,64 +209,16 @@ func TestCrashSafety(t *testing.T) {
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run())
 
-	rec := &sinkRecorder{applied: map[string]string{}, perOrder: map[string][]string{}}
+	rec := newSink()
 	sink := httptest.NewServer(rec)
 	defer sink.Close()
 	dataDir := t.TempDir()
 	addr := freeAddr(t)
 
 	const orders = 40
-	pendingOrders := map[int]bool{}
-	pendingPaid := map[int]bool{}
-	for i := range orders {
-		pendingOrders[i], pendingPaid[i] = true, true
-	}
-	var mu sync.Mutex
-	sendSome := func(n *node, stop <-chan struct{}) {
-		for {
-			mu.Lock()
-			var next []string
-			for i := range pendingOrders {
-				next = append(next, fmt.Sprintf("order:%d", i))
-			}
-			for i := range pendingPaid {
-				if !pendingOrders[i] {
-					next = append(next, fmt.Sprintf("paid:%d", i))
-				}
-			}
-			mu.Unlock()
-			if len(next) == 0 {
-				return
-			}
-			pick := next[rand.IntN(len(next))]
-			kind, num, _ := strings.Cut(pick, ":")
-			var i int
-			_, _ = fmt.Sscanf(num, "%d", &i)
-			var ok bool
-			order := fmt.Sprintf("o-%d", i)
-			if kind == "order" {
-				ok = post(n.addr, "test.order", "order-"+num, map[string]any{"orderId": order, "amount": 10 + i*3})
-			} else {
-				ok = post(n.addr, "test.paid", "paid-"+num, map[string]any{"orderId": order})
-			}
-			if ok {
-				mu.Lock()
-				if kind == "order" {
-					delete(pendingOrders, i)
-				} else {
-					delete(pendingPaid, i)
-				}
-				mu.Unlock()
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Duration(10+rand.IntN(40)) * time.Millisecond):
-			}
-		}
-	}
-
+	feed := newOrderFeed(orders)
 	n := startNode(t, bin, dataDir, addr)
+	sendSome := func(n *node, stop <-chan struct{}) { feed.send(func() string { return n.addr }, stop) }
 	resp, err := http.Post("http://"+addr+"/v1/workflows", "application/yaml", strings.NewReader(fmt.Sprintf(crashFlow, sink.URL)))
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -248,6 +241,76 @@ func TestCrashSafety(t *testing.T) {
 	sendSome(n, make(chan struct{}))
 	defer n.kill()
 
+	checkOrders(t, addr, orders, n.out.String, fmt.Sprintf("kills: %d", kills))
+	checkEffects(t, rec, orders)
+}
+
+// orderFeed posts each order's two events (the order, then its payment)
+// until every one was accepted, as a webhook sender retries until it gets
+// its 202.
+type orderFeed struct {
+	mu                         sync.Mutex
+	pendingOrders, pendingPaid map[int]bool
+}
+
+func newOrderFeed(orders int) *orderFeed {
+	f := &orderFeed{pendingOrders: map[int]bool{}, pendingPaid: map[int]bool{}}
+	for i := range orders {
+		f.pendingOrders[i], f.pendingPaid[i] = true, true
+	}
+	return f
+}
+
+// send posts pending events to the address addr returns, until all are
+// accepted or stop is closed.
+func (f *orderFeed) send(addr func() string, stop <-chan struct{}) {
+	for {
+		f.mu.Lock()
+		var next []string
+		for i := range f.pendingOrders {
+			next = append(next, fmt.Sprintf("order:%d", i))
+		}
+		for i := range f.pendingPaid {
+			if !f.pendingOrders[i] {
+				next = append(next, fmt.Sprintf("paid:%d", i))
+			}
+		}
+		f.mu.Unlock()
+		if len(next) == 0 {
+			return
+		}
+		pick := next[rand.IntN(len(next))]
+		kind, num, _ := strings.Cut(pick, ":")
+		var i int
+		_, _ = fmt.Sscanf(num, "%d", &i)
+		var ok bool
+		order := fmt.Sprintf("o-%d", i)
+		if kind == "order" {
+			ok = post(addr(), "test.order", "order-"+num, map[string]any{"orderId": order, "amount": 10 + i*3})
+		} else {
+			ok = post(addr(), "test.paid", "paid-"+num, map[string]any{"orderId": order})
+		}
+		if ok {
+			f.mu.Lock()
+			if kind == "order" {
+				delete(f.pendingOrders, i)
+			} else {
+				delete(f.pendingPaid, i)
+			}
+			f.mu.Unlock()
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(time.Duration(10+rand.IntN(40)) * time.Millisecond):
+		}
+	}
+}
+
+// checkOrders waits until every order's instance completed, asking the
+// node at addr, and fails with where unfinished ones stopped.
+func checkOrders(t *testing.T, addr string, orders int, logs func() string, context string) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	var list struct {
 		Instances []struct {
@@ -272,7 +335,7 @@ func TestCrashSafety(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	require.Len(t, list.Instances, orders, "one instance per order, no more (kills: %d)\n%s", kills, n.out)
+	require.Len(t, list.Instances, orders, "one instance per order, no more (%s)\n%s", context, logs())
 	for _, in := range list.Instances {
 		if in.Status != "completed" {
 			// Show where it stopped, for whoever debugs this.
@@ -283,8 +346,14 @@ func TestCrashSafety(t *testing.T) {
 				t.Logf("instance %s did not complete:\n%s", in.ID, detail)
 			}
 		}
-		require.Equal(t, "completed", in.Status, "instance %s", in.ID)
+		require.Equal(t, "completed", in.Status, "instance %s (%s)\n%s", in.ID, context, logs())
 	}
+}
+
+// checkEffects checks that the sink applied each order's calls once each,
+// in order, on the branch its amount chose.
+func checkEffects(t *testing.T, rec *sinkRecorder, orders int) {
+	t.Helper()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	require.Len(t, rec.perOrder, orders)
@@ -297,5 +366,5 @@ func TestCrashSafety(t *testing.T) {
 		require.Equal(t, []string{want, "/done"}, rec.perOrder[order], "effects applied for %s", order)
 	}
 	require.Len(t, rec.applied, orders*2, "each idempotency key applied once")
-	t.Logf("%d kills, %d orders, %d calls delivered for %d effects", kills, orders, rec.deliveries, len(rec.applied))
+	t.Logf("%d orders, %d calls delivered for %d effects", orders, rec.deliveries, len(rec.applied))
 }

@@ -23,12 +23,12 @@ func (s *Store) notify(ctx context.Context, q querier, topic string) error {
 }
 
 // Listen reports the topics other nodes notify, on a connection of its own;
-// when that connection breaks (PostgreSQL restarted, backend terminated) it
-// reconnects with backoff and reports TopicResync.
+// once it listens, and whenever its connection broke (PostgreSQL restarted,
+// backend terminated) and it reconnected, it reports TopicResync.
 func (s *Store) Listen(ctx context.Context, fn func(topic string)) error {
 	backoff := 100 * time.Millisecond
-	for first := true; ; first = false {
-		err := s.listenOnce(ctx, fn, !first)
+	for {
+		err := s.listenOnce(ctx, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -42,7 +42,7 @@ func (s *Store) Listen(ctx context.Context, fn func(topic string)) error {
 	}
 }
 
-func (s *Store) listenOnce(ctx context.Context, fn func(topic string), resync bool) error {
+func (s *Store) listenOnce(ctx context.Context, fn func(topic string)) error {
 	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
@@ -51,9 +51,9 @@ func (s *Store) listenOnce(ctx context.Context, fn func(topic string), resync bo
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
 		return err
 	}
-	if resync {
-		fn(store.TopicResync)
-	}
+	// Whatever happened before LISTEN took effect (on first connect as on
+	// reconnect) was not heard: the caller catches up.
+	fn(store.TopicResync)
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

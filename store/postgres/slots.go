@@ -40,30 +40,36 @@ func backfillSlots(ctx context.Context, tx pgx.Tx) error {
 // ClaimSlots renews, gives back and takes slot leases (see store.Store).
 // Free and expired slots are taken FOR UPDATE SKIP LOCKED, so nodes
 // claiming at once take different slots instead of queueing on each other.
-func (s *Store) ClaimSlots(ctx context.Context, c store.Claim) ([]store.Lease, error) {
+func (s *Store) ClaimSlots(ctx context.Context, c store.Claim) (store.Grant, error) {
 	if c.Node == "" || c.TTL <= 0 {
-		return nil, fmt.Errorf("claim slots: a node name and a positive TTL are required")
+		return store.Grant{}, fmt.Errorf("claim slots: a node name and a positive TTL are required")
 	}
+	ls, share, err := s.claim(ctx, c)
+	return store.Grant{Leases: ls, Share: share}, err
+}
+
+func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 	var now int64
 	if err := tx.QueryRow(ctx, dbNow).Scan(&now); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	expires := now + c.TTL.Nanoseconds()
 	if _, err := tx.Exec(ctx, `INSERT INTO nodes (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`, c.Node, expires); err != nil {
-		return nil, fmt.Errorf("node heartbeat: %w", err)
+		return nil, 0, fmt.Errorf("node heartbeat: %w", err)
 	}
 	var live int
 	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM nodes WHERE expires_at > $1`, now).Scan(&live); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	owned, err := leases(ctx, tx, `SELECT slot, fence, cursor FROM slots WHERE owner = $1 ORDER BY slot FOR UPDATE`, c.Node)
+	owned, err := leases(ctx, tx, `SELECT s.slot, s.fence, c.cursor FROM slots s JOIN slot_cursors c ON c.slot = s.slot
+		WHERE s.owner = $1 ORDER BY s.slot FOR UPDATE OF s`, c.Node)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// Leases held under the fence the node knows are renewed; its slots
 	// under another fence belonged to an earlier process and are taken
@@ -78,15 +84,10 @@ func (s *Store) ClaimSlots(ctx context.Context, c store.Claim) ([]store.Lease, e
 		}
 	}
 	want := store.FairShare(live)
-	keep, release := store.Rebalance(held, want)
-	var gone []int
-	for _, l := range release {
-		gone = append(gone, l.Slot)
-	}
-	gone = append(gone, stale...)
-	if len(gone) > 0 {
-		if _, err := tx.Exec(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE slot = ANY($1) AND owner = $2`, gone, c.Node); err != nil {
-			return nil, err
+	keep := held
+	if len(stale) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE slot = ANY($1) AND owner = $2`, stale, c.Node); err != nil {
+			return nil, 0, err
 		}
 	}
 	kept := []int{}
@@ -94,25 +95,26 @@ func (s *Store) ClaimSlots(ctx context.Context, c store.Claim) ([]store.Lease, e
 		kept = append(kept, l.Slot)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE slots SET expires_at = $1 WHERE slot = ANY($2)`, expires, kept); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out := keep
 	if need := want - len(keep); need > 0 {
 		// Its own stale slots first, so that a restarted node gets back
 		// what it had.
-		taken, err := leases(ctx, tx, `UPDATE slots SET owner = $1, fence = fence + 1, expires_at = $2 WHERE slot IN (
+		taken, err := leases(ctx, tx, `UPDATE slots s SET owner = $1, fence = s.fence + 1, expires_at = $2 FROM slot_cursors c
+			WHERE c.slot = s.slot AND s.slot IN (
 				SELECT slot FROM slots WHERE (owner = '' OR expires_at <= $3) AND NOT (slot = ANY($4))
 				ORDER BY slot = ANY($5) DESC, slot LIMIT $6 FOR UPDATE SKIP LOCKED)
-			RETURNING slot, fence, cursor`, c.Node, expires, now, kept, stale, need)
+			RETURNING s.slot, s.fence, c.cursor`, c.Node, expires, now, kept, stale, need)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		out = append(out, taken...)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("claim slots: %w", err)
+		return nil, 0, fmt.Errorf("claim slots: %w", err)
 	}
-	return out, nil
+	return out, want, nil
 }
 
 func leases(ctx context.Context, q querier, query string, args ...any) ([]store.Lease, error) {
@@ -147,7 +149,11 @@ func (s *Store) ReleaseSlots(ctx context.Context, node string, slots []int) erro
 
 // SaveSlotCursor records the matcher's position for the node's slots.
 func (s *Store) SaveSlotCursor(ctx context.Context, node string, slots []int, seq int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE slots SET cursor = GREATEST(cursor, $1) WHERE owner = $2 AND (($3::bigint >> slot) & 1) = 1`, seq, node, store.SlotMask(slots))
+	// The leases are held FOR SHARE, in slot order like commits' fence
+	// checks, so a takeover cannot slip between the check and the write.
+	_, err := s.pool.Exec(ctx, `WITH mine AS (
+			SELECT slot FROM slots WHERE owner = $2 AND (($3::bigint >> slot) & 1) = 1 ORDER BY slot FOR SHARE)
+		UPDATE slot_cursors SET cursor = GREATEST(cursor, $1) WHERE slot IN (SELECT slot FROM mine)`, seq, node, store.SlotMask(slots))
 	if err != nil {
 		return fmt.Errorf("save slot cursors: %w", err)
 	}
@@ -172,7 +178,7 @@ func lockFences(ctx context.Context, tx pgx.Tx, changes []store.Change) (map[int
 	if len(slots) == 0 {
 		return nil, nil
 	}
-	ls, err := leases(ctx, tx, `SELECT slot, fence, cursor FROM slots WHERE slot = ANY($1) ORDER BY slot FOR SHARE`, slots)
+	ls, err := leases(ctx, tx, `SELECT slot, fence, 0 FROM slots WHERE slot = ANY($1) ORDER BY slot FOR SHARE`, slots)
 	if err != nil {
 		return nil, err
 	}

@@ -42,27 +42,32 @@ func backfillSlots(ctx context.Context, tx *sql.Tx) error {
 
 // ClaimSlots renews, gives back and takes slot leases (see store.Store).
 // SQLite has one writer, so the write transaction alone makes it atomic.
-func (s *Store) ClaimSlots(ctx context.Context, c store.Claim) ([]store.Lease, error) {
+func (s *Store) ClaimSlots(ctx context.Context, c store.Claim) (store.Grant, error) {
 	if c.Node == "" || c.TTL <= 0 {
-		return nil, fmt.Errorf("claim slots: a node name and a positive TTL are required")
+		return store.Grant{}, fmt.Errorf("claim slots: a node name and a positive TTL are required")
 	}
+	ls, share, err := s.claim(ctx, c)
+	return store.Grant{Leases: ls, Share: share}, err
+}
+
+func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, error) {
 	tx, err := s.w.begin(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer tx.rollback()
 	now := time.Now().UnixNano()
 	expires := now + c.TTL.Nanoseconds()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`, c.Node, expires); err != nil {
-		return nil, fmt.Errorf("node heartbeat: %w", err)
+		return nil, 0, fmt.Errorf("node heartbeat: %w", err)
 	}
 	var live int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM nodes WHERE expires_at > ?`, now).Scan(&live); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	owned, err := querySlots(ctx, tx, `SELECT slot, fence, cursor FROM slots WHERE owner = ?`, c.Node)
+	owned, err := querySlots(ctx, tx, `SELECT s.slot, s.fence, c.cursor FROM slots s JOIN slot_cursors c ON c.slot = s.slot WHERE s.owner = ?`, c.Node)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// Leases held under the fence the node knows are renewed; its slots
 	// under another fence belonged to an earlier process and are taken
@@ -75,24 +80,21 @@ func (s *Store) ClaimSlots(ctx context.Context, c store.Claim) ([]store.Lease, e
 			stale = append(stale, l)
 		}
 	}
-	keep, release := store.Rebalance(held, store.FairShare(live))
-	for _, l := range release {
-		if _, err := tx.ExecContext(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE slot = ? AND owner = ?`, l.Slot, c.Node); err != nil {
-			return nil, err
-		}
-	}
+	share := store.FairShare(live)
+	keep := held
 	for _, l := range keep {
 		if _, err := tx.ExecContext(ctx, `UPDATE slots SET expires_at = ? WHERE slot = ?`, expires, l.Slot); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	need := store.FairShare(live) - len(keep)
+	need := share - len(keep)
 	out := keep
 	if need > 0 {
-		free, err := querySlots(ctx, tx, `SELECT slot, fence, cursor FROM slots WHERE owner = ? OR owner = '' OR expires_at <= ? ORDER BY owner = ? DESC, slot LIMIT ?`,
+		free, err := querySlots(ctx, tx, `SELECT s.slot, s.fence, c.cursor FROM slots s JOIN slot_cursors c ON c.slot = s.slot
+			WHERE s.owner = ? OR s.owner = '' OR s.expires_at <= ? ORDER BY s.owner = ? DESC, s.slot LIMIT ?`,
 			c.Node, now, c.Node, need+len(owned))
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		for _, l := range free {
 			if need == 0 {
@@ -103,7 +105,7 @@ func (s *Store) ClaimSlots(ctx context.Context, c store.Claim) ([]store.Lease, e
 			}
 			l.Fence++
 			if _, err := tx.ExecContext(ctx, `UPDATE slots SET owner = ?, fence = ?, expires_at = ? WHERE slot = ?`, c.Node, l.Fence, expires, l.Slot); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			out = append(out, l)
 			need--
@@ -113,14 +115,14 @@ func (s *Store) ClaimSlots(ctx context.Context, c store.Claim) ([]store.Lease, e
 	for _, l := range stale {
 		if !containsSlot(out, l.Slot) {
 			if _, err := tx.ExecContext(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE slot = ? AND owner = ?`, l.Slot, c.Node); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 	}
 	if err := tx.commit(ctx); err != nil {
-		return nil, fmt.Errorf("claim slots: %w", err)
+		return nil, 0, fmt.Errorf("claim slots: %w", err)
 	}
-	return out, nil
+	return out, share, nil
 }
 
 func containsSlot(ls []store.Lease, slot int) bool {
@@ -172,7 +174,8 @@ func (s *Store) ReleaseSlots(ctx context.Context, node string, slots []int) erro
 
 // SaveSlotCursor records the matcher's position for the node's slots.
 func (s *Store) SaveSlotCursor(ctx context.Context, node string, slots []int, seq int64) error {
-	_, err := s.w.exec(ctx, `UPDATE slots SET cursor = MAX(cursor, ?) WHERE owner = ? AND ((? >> slot) & 1) = 1`, seq, node, store.SlotMask(slots))
+	_, err := s.w.exec(ctx, `UPDATE slot_cursors SET cursor = MAX(cursor, ?)
+		WHERE ((? >> slot) & 1) = 1 AND slot IN (SELECT slot FROM slots WHERE owner = ?)`, seq, store.SlotMask(slots), node)
 	if err != nil {
 		return fmt.Errorf("save slot cursors: %w", err)
 	}

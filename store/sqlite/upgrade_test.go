@@ -55,10 +55,10 @@ func TestUpgradeGivesOldRowsTheirSlots(t *testing.T) {
 	out, err = s.Outbox(ctx, []int{slotT}, due, 10)
 	require.NoError(t, err)
 	require.Empty(t, out)
-	ls, err := s.ClaimSlots(ctx, store.Claim{Node: "local", TTL: time.Minute})
+	g, err := s.ClaimSlots(ctx, store.Claim{Node: "local", TTL: time.Minute})
 	require.NoError(t, err)
-	require.Len(t, ls, store.Slots)
-	for _, l := range ls {
+	require.Len(t, g.Leases, store.Slots)
+	for _, l := range g.Leases {
 		require.Equal(t, int64(1234), l.Cursor, "every slot starts where the matcher was")
 	}
 }

@@ -35,28 +35,36 @@ func instanceIn(t *testing.T, slot int) string {
 	return id
 }
 
+// claim claims slots and returns the leases and the fair share.
+func claim(t *testing.T, s store.Store, node string, held []store.Lease, ttl time.Duration) ([]store.Lease, int) {
+	t.Helper()
+	g, err := s.ClaimSlots(context.Background(), store.Claim{Node: node, Held: heldMap(held), TTL: ttl})
+	require.NoError(t, err)
+	return g.Leases, g.Share
+}
+
 func testLeases(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	ttl := time.Minute
-	a, err := s.ClaimSlots(ctx, store.Claim{Node: "a", TTL: ttl})
-	require.NoError(t, err)
+	a, share := claim(t, s, "a", nil, ttl)
 	require.Len(t, a, store.Slots, "a lone node holds every slot")
+	require.Equal(t, store.Slots, share)
 
 	// A second node gets nothing until the first gives back its excess.
-	b, err := s.ClaimSlots(ctx, store.Claim{Node: "b", TTL: ttl})
-	require.NoError(t, err)
+	b, share := claim(t, s, "b", nil, ttl)
 	require.Empty(t, b)
-	a, err = s.ClaimSlots(ctx, store.Claim{Node: "a", Held: heldMap(a), TTL: ttl})
-	require.NoError(t, err)
-	require.Len(t, a, store.Slots/2)
-	b, err = s.ClaimSlots(ctx, store.Claim{Node: "b", Held: heldMap(b), TTL: ttl})
-	require.NoError(t, err)
+	require.Equal(t, store.Slots/2, share)
+	a, share = claim(t, s, "a", a, ttl)
+	require.Len(t, a, store.Slots, "a keeps its slots until it gives them back")
+	keep, excess := store.Rebalance(a, share)
+	require.NoError(t, s.ReleaseSlots(ctx, "a", slotsOf(excess)))
+	a = keep
+	b, _ = claim(t, s, "b", b, ttl)
 	require.Len(t, b, store.Slots/2)
 	require.Empty(t, intersect(slotsOf(a), slotsOf(b)), "no slot has two holders")
 
 	// Renewal keeps fences; a change names the fence of its slot's lease.
-	again, err := s.ClaimSlots(ctx, store.Claim{Node: "b", Held: heldMap(b), TTL: ttl})
-	require.NoError(t, err)
+	again, _ := claim(t, s, "b", b, ttl)
 	require.Equal(t, heldMap(b), heldMap(again))
 	bSlot := b[0]
 	id := instanceIn(t, bSlot.Slot)
@@ -75,8 +83,7 @@ func testLeases(t *testing.T, s store.Store) {
 
 	// A node restarted under the same name takes its slots back under new
 	// fences, so its previous process is fenced out.
-	b2, err := s.ClaimSlots(ctx, store.Claim{Node: "b", TTL: ttl})
-	require.NoError(t, err)
+	b2, _ := claim(t, s, "b", nil, ttl)
 	require.Equal(t, slotsOf(b), slotsOf(b2))
 	require.Greater(t, heldMap(b2)[bSlot.Slot], bSlot.Fence)
 	next := newInstance(id)
@@ -87,27 +94,23 @@ func testLeases(t *testing.T, s store.Store) {
 
 	// Released slots are free at once.
 	require.NoError(t, s.ReleaseSlots(ctx, "b", nil))
-	c, err := s.ClaimSlots(ctx, store.Claim{Node: "c", TTL: ttl})
-	require.NoError(t, err)
+	c, _ := claim(t, s, "c", nil, ttl)
 	require.Equal(t, slotsOf(b), slotsOf(c), "b left: c takes all b released, a keeps its own")
 }
 
 func testLeaseExpiry(t *testing.T, s store.Store) {
-	ctx := context.Background()
-	a, err := s.ClaimSlots(ctx, store.Claim{Node: "a", TTL: 300 * time.Millisecond})
-	require.NoError(t, err)
+	a, _ := claim(t, s, "a", nil, 300*time.Millisecond)
 	require.Len(t, a, store.Slots)
 	time.Sleep(400 * time.Millisecond)
-	b, err := s.ClaimSlots(ctx, store.Claim{Node: "b", TTL: time.Minute})
-	require.NoError(t, err)
+	b, _ := claim(t, s, "b", nil, time.Minute)
 	require.Len(t, b, store.Slots, "a's leases and heartbeat expired: b takes everything")
 	for _, l := range b {
 		require.Greater(t, l.Fence, heldMap(a)[l.Slot], "a takeover raises the fence")
 	}
 	// a comes back: its leases are gone and it gets none until b shares.
-	a2, err := s.ClaimSlots(ctx, store.Claim{Node: "a", Held: heldMap(a), TTL: time.Minute})
-	require.NoError(t, err)
+	a2, share := claim(t, s, "a", a, time.Minute)
 	require.Empty(t, a2)
+	require.Equal(t, store.Slots/2, share)
 }
 
 func testSlotScopes(t *testing.T, s store.Store) {
@@ -148,13 +151,11 @@ func testSlotScopes(t *testing.T, s store.Store) {
 	require.Len(t, timers, 1)
 
 	// Slot cursors move forward only, and only for slots the node holds.
-	ls, err := s.ClaimSlots(ctx, store.Claim{Node: "n", TTL: time.Minute})
-	require.NoError(t, err)
+	ls, _ := claim(t, s, "n", nil, time.Minute)
 	require.NoError(t, s.SaveSlotCursor(ctx, "n", []int{0, 1}, 42))
 	require.NoError(t, s.SaveSlotCursor(ctx, "n", []int{1}, 7))
 	require.NoError(t, s.SaveSlotCursor(ctx, "other", []int{2}, 99))
-	ls, err = s.ClaimSlots(ctx, store.Claim{Node: "n", Held: heldMap(ls), TTL: time.Minute})
-	require.NoError(t, err)
+	ls, _ = claim(t, s, "n", ls, time.Minute)
 	cursors := map[int]int64{}
 	for _, l := range ls {
 		cursors[l.Slot] = l.Cursor

@@ -9,12 +9,17 @@ CREATE TABLE slots (
     slot       INTEGER PRIMARY KEY,
     owner      TEXT NOT NULL DEFAULT '',
     fence      BIGINT NOT NULL DEFAULT 0,
-    expires_at BIGINT NOT NULL DEFAULT 0,
-    cursor     BIGINT NOT NULL DEFAULT 0
+    expires_at BIGINT NOT NULL DEFAULT 0
+);
+-- Matcher positions live apart from the leases, so that saving them never
+-- waits on the fence checks of commits.
+CREATE TABLE slot_cursors (
+    slot   INTEGER PRIMARY KEY,
+    cursor BIGINT NOT NULL DEFAULT 0
 );
 -- Every slot starts where the single matcher had got to.
-INSERT INTO slots (slot, cursor)
-SELECT i, COALESCE((SELECT seq FROM cursors WHERE name = 'matcher'), 0) FROM generate_series(0, 63) AS i;
+INSERT INTO slots (slot) SELECT i FROM generate_series(0, 63) AS i;
+INSERT INTO slot_cursors (slot, cursor) SELECT slot, COALESCE((SELECT seq FROM cursors WHERE name = 'matcher'), 0) FROM slots;
 
 CREATE TABLE nodes (
     id         TEXT PRIMARY KEY,
