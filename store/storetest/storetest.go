@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"ListInstances":        testList,
 		"ConcurrentCommitters": testConcurrent,
 		"EventLogReadsInOrder": testLogOrder,
+		"PruneKeepsNewer":      testPrune,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
