@@ -43,6 +43,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	level := fl.String("log-level", envOr("STOREFLOW_LOG_LEVEL", "info"), "debug, info, warn or error (env STOREFLOW_LOG_LEVEL)")
 	workers := fl.Int("workers", 64, "workers advancing instances; each instance is always advanced by one of them")
 	storeURL := fl.String("store", envOr("STOREFLOW_STORE", ""), "postgres://… to keep state in PostgreSQL instead of the embedded SQLite (env STOREFLOW_STORE); one node per database until several nodes are supported")
+	retention := fl.String("retention", envOr("STOREFLOW_RETENTION", "0"), "drop events and instance history older than this, e.g. 720h; 0 keeps them forever (env STOREFLOW_RETENTION)")
 	var tokens listFlag
 	fl.Var(&tokens, "token", "API token accepted as `Authorization: Bearer <token>`; repeatable (env STOREFLOW_TOKENS, comma-separated); required off loopback")
 	fl.Usage = func() {
@@ -77,14 +78,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "storeflow serve: --store %q: give a postgres:// URL, or leave it empty for the embedded SQLite in --data-dir\n", *storeURL)
 		return 2
 	}
-	if err := serve(ctx, *addr, *dataDir, *storeURL, *workers, tokens, log, stdout); err != nil {
+	keep, err := parseRetention(*retention)
+	if err != nil {
+		fmt.Fprintf(stderr, "storeflow serve: %v\n", err)
+		return 2
+	}
+	if err := serve(ctx, *addr, *dataDir, *storeURL, *workers, keep, tokens, log, stdout); err != nil {
 		log.Error("storeflow stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func serve(ctx context.Context, addr, dataDir, storeURL string, workers int, tokens []string, log *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, addr, dataDir, storeURL string, workers int, retention time.Duration, tokens []string, log *slog.Logger, stdout io.Writer) error {
 	var st store.Store
 	path := filepath.Join(dataDir, "storeflow.db")
 	if storeURL != "" {
@@ -111,6 +117,13 @@ func serve(ctx context.Context, addr, dataDir, storeURL string, workers int, tok
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	runCtx, stopRuntime := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRuntime()
+	maintDone := make(chan struct{})
+	go func() {
+		defer close(maintDone)
+		maintain(runCtx, st, retention, maintenanceInterval, log)
+	}()
+	// Before the store closes.
+	defer func() { stopRuntime(); <-maintDone }()
 	runDone := make(chan error, 1)
 	go func() { runDone <- rt.Run(runCtx) }()
 	serveDone := make(chan error, 1)
