@@ -195,6 +195,12 @@ func (s *Store) createPartition(ctx context.Context, table, key string, from tim
 // again after its first copy was pruned is no longer recognised as a
 // duplicate; a workflow it triggered is still not started again, because
 // instances and their trigger keys are kept.
+//
+// History is partitioned by entry time rather than by its instance's
+// creation time: by creation time, a long-running instance would lose its
+// whole history at once, the recent entries too, and its later entries
+// would fall into the default partition. The price: an instance whose every
+// entry was pruned numbers its next entries from 1 again.
 func (s *Store) Prune(ctx context.Context, olderThan time.Time) (store.Pruned, error) {
 	var out store.Pruned
 	cutoff := nanos(olderThan)
@@ -233,16 +239,28 @@ func (s *Store) dropPartitions(ctx context.Context, table string, cutoff int64) 
 	if err != nil {
 		return nil, nil, err
 	}
+	var expired []string
 	for _, p := range parts {
 		switch {
 		case p.isDefault:
 			defaults = append(defaults, p.name)
 		case p.to <= cutoff:
-			if _, err := tx.Exec(ctx, `DROP TABLE `+pgx.Identifier{p.name}.Sanitize()); err != nil {
-				return nil, nil, fmt.Errorf("prune %s: drop partition %s: %w", table, p.name, err)
-			}
-			dropped = append(dropped, p.name)
+			expired = append(expired, p.name)
 		}
+	}
+	if len(expired) == 0 {
+		return nil, defaults, nil
+	}
+	// The table before its partitions, in the order readers and appenders
+	// lock them, so that dropping cannot deadlock with them.
+	if _, err := tx.Exec(ctx, `LOCK TABLE `+pgx.Identifier{table}.Sanitize()+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+		return nil, nil, fmt.Errorf("prune %s: %w", table, err)
+	}
+	for _, name := range expired {
+		if _, err := tx.Exec(ctx, `DROP TABLE `+pgx.Identifier{name}.Sanitize()); err != nil {
+			return nil, nil, fmt.Errorf("prune %s: drop partition %s: %w", table, name, err)
+		}
+		dropped = append(dropped, name)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, nil, fmt.Errorf("prune %s: %w", table, err)
