@@ -45,6 +45,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	storeURL := fl.String("store", envOr("STOREFLOW_STORE", ""), "postgres://… to keep state in PostgreSQL instead of the embedded SQLite (env STOREFLOW_STORE); several nodes may share one database")
 	node := fl.String("node", envOr("STOREFLOW_NODE", ""), "this node's name among nodes sharing a PostgreSQL store; keep it across restarts (env STOREFLOW_NODE; default host:port)")
 	leaseTTL := fl.Duration("lease-ttl", 10*time.Second, "how long a node's work slots stay its own without renewal: how long a dead node's work waits for the others")
+	retention := fl.String("retention", envOr("STOREFLOW_RETENTION", "0"), "drop events and instance history older than this, e.g. 720h; 0 keeps them forever (env STOREFLOW_RETENTION)")
 	var tokens listFlag
 	fl.Var(&tokens, "token", "API token accepted as `Authorization: Bearer <token>`; repeatable (env STOREFLOW_TOKENS, comma-separated); required off loopback")
 	fl.Usage = func() {
@@ -83,7 +84,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "storeflow serve: --lease-ttl must be at least 1s")
 		return 2
 	}
-	cfg := serveConfig{addr: *addr, dataDir: *dataDir, storeURL: *storeURL, workers: *workers, tokens: tokens, node: *node, leaseTTL: *leaseTTL}
+	keep, err := parseRetention(*retention)
+	if err != nil {
+		fmt.Fprintf(stderr, "storeflow serve: %v\n", err)
+		return 2
+	}
+	cfg := serveConfig{addr: *addr, dataDir: *dataDir, storeURL: *storeURL, workers: *workers, tokens: tokens, node: *node, leaseTTL: *leaseTTL, retention: keep}
 	if err := serve(ctx, cfg, log, stdout); err != nil {
 		log.Error("storeflow stopped", "err", err)
 		return 1
@@ -98,6 +104,7 @@ type serveConfig struct {
 	tokens                  []string
 	node                    string
 	leaseTTL                time.Duration
+	retention               time.Duration
 }
 
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Writer) error {
@@ -133,6 +140,13 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	runCtx, stopRuntime := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRuntime()
+	maintDone := make(chan struct{})
+	go func() {
+		defer close(maintDone)
+		maintain(runCtx, st, cfg.retention, maintenanceInterval, log)
+	}()
+	// Before the store closes.
+	defer func() { stopRuntime(); <-maintDone }()
 	runDone := make(chan error, 1)
 	go func() { runDone <- rt.Run(runCtx) }()
 	serveDone := make(chan error, 1)

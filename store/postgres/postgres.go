@@ -84,6 +84,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("read current schema: %w", err)
 	}
 	s.channel = "storeflow:" + schema
+	if err := s.EnsurePartitions(ctx, time.Now()); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("prepare partitions: %w", err)
+	}
 	return s, nil
 }
 
@@ -321,19 +325,28 @@ func appendEvent(ctx context.Context, q querier, ev store.Event) (store.Event, e
 	if ev.Envelope == nil {
 		ev.Envelope, _ = json.Marshal(map[string]any{"specversion": "1.0", "id": ev.ID, "source": ev.Source, "type": ev.Type})
 	}
-	err := q.QueryRow(ctx, `INSERT INTO events (id, source, type, subject, time, envelope, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (source, id) DO NOTHING RETURNING seq`, ev.ID, ev.Source, ev.Type, ev.Subject, nanos(ev.Time), ev.Envelope, nanos(ev.ReceivedAt)).Scan(&ev.Seq)
+	// Dedupe is a lookup before the insert, not a unique constraint: on the
+	// partitioned events table a unique index would have to include
+	// received_at, and so could not see a copy received at another time.
+	// The lookup is race-free because every caller holds eventLogLock until
+	// its transaction commits (AppendEvents, Commit): no other transaction
+	// can log the same (source, id) between lookup and insert. Dedupe holds
+	// within the retention: a copy of a pruned event is logged anew.
+	var received int64
+	err := q.QueryRow(ctx, `SELECT seq, received_at FROM events WHERE source = $1 AND id = $2 ORDER BY seq LIMIT 1`, ev.Source, ev.ID).Scan(&ev.Seq, &received)
 	if err == nil {
+		ev.Duplicate, ev.ReceivedAt = true, fromNanos(received)
 		return ev, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
+		return ev, fmt.Errorf("look up event %s/%s: %w", ev.Source, ev.ID, err)
+	}
+	err = q.QueryRow(ctx, `INSERT INTO events (id, source, type, subject, time, envelope, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq`,
+		ev.ID, ev.Source, ev.Type, ev.Subject, nanos(ev.Time), ev.Envelope, nanos(ev.ReceivedAt)).Scan(&ev.Seq)
+	if err != nil {
 		return ev, fmt.Errorf("append event %s/%s: %w", ev.Source, ev.ID, err)
 	}
-	ev.Duplicate = true
-	var received int64
-	err = q.QueryRow(ctx, `SELECT seq, received_at FROM events WHERE source = $1 AND id = $2`, ev.Source, ev.ID).Scan(&ev.Seq, &received)
-	ev.ReceivedAt = fromNanos(received)
-	return ev, err
+	return ev, nil
 }
 
 // ReadEvents returns events after a sequence number, in order.
@@ -458,6 +471,10 @@ func applyChange(ctx context.Context, tx pgx.Tx, c *store.Change) (error, error)
 	}
 	batch := &pgx.Batch{}
 	if len(c.History) > 0 {
+		// No constraint keeps (instance_id, seq) unique any more (history is
+		// partitioned by time), but the instance row written above at its
+		// revision serialises the transitions of one instance, so one seq
+		// is never handed out twice.
 		var seq int64
 		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM history WHERE instance_id = $1`, in.ID).Scan(&seq); err != nil {
 			return nil, err

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"SlotLeases":           testLeases,
 		"SlotLeaseExpiry":      testLeaseExpiry,
 		"SlotScopes":           testSlotScopes,
+		"PruneKeepsNewer":      testPrune,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
