@@ -109,11 +109,19 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 	pos := int64(-1)
 	retries := 0
 	saved, savedPos := time.Now(), pos
-	defer func() {
-		if p := r.matched.Load(); p >= 0 {
-			r.saveCursor(ctx, p)
+	// closed is set when a start group closed (and at start, for groups a
+	// crash left): once the position passed it, it can be pruned.
+	var closed atomic.Bool
+	closed.Store(true)
+	save := func(pos int64) {
+		if r.saveCursor(ctx, pos) && closed.Swap(false) {
+			if err := r.st.PruneStartGroups(context.WithoutCancel(ctx), pos); err != nil {
+				closed.Store(true)
+				r.log.Error("prune start groups", "err", err)
+			}
 		}
-	}()
+	}
+	defer func() { save(r.matched.Load()) }()
 	for {
 		if rw := r.leases.rewind.Swap(-1); rw >= 0 && (pos < 0 || rw < pos) {
 			pos = rw
@@ -131,7 +139,7 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 			var wg sync.WaitGroup
 			var failed atomic.Bool
 			for _, ev := range events {
-				r.match(ctx, ev, &wg, &failed)
+				r.match(ctx, ev, &wg, &failed, &closed)
 			}
 			wg.Wait()
 			if ctx.Err() != nil {
@@ -158,13 +166,13 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 			// times a second keeps it off the path of every event. A crash
 			// repeats the last moments of matching, which is harmless.
 			if time.Since(saved) > 200*time.Millisecond {
-				r.saveCursor(ctx, pos)
+				save(pos)
 				saved, savedPos = time.Now(), pos
 			}
 			continue
 		}
 		if pos != savedPos && pos >= 0 {
-			r.saveCursor(ctx, pos)
+			save(pos)
 			saved, savedPos = time.Now(), pos
 		}
 		select {
@@ -176,10 +184,12 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 	}
 }
 
-func (r *Runtime) saveCursor(ctx context.Context, pos int64) {
+func (r *Runtime) saveCursor(ctx context.Context, pos int64) bool {
 	if err := r.st.SaveSlotCursor(context.WithoutCancel(ctx), r.opts.Node, r.leases.list(), pos); err != nil {
 		r.log.Error("save matcher position", "err", err)
+		return false
 	}
+	return true
 }
 
 func decodeEvent(ev store.Event) map[string]any {
@@ -192,7 +202,7 @@ func decodeEvent(ev store.Event) map[string]any {
 
 // match starts the workflows an event triggers and delivers it to the
 // listens waiting for it.
-func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup, failed *atomic.Bool) {
+func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup, failed, closed *atomic.Bool) {
 	env := decodeEvent(ev)
 	hand := func(it *item) {
 		wg.Add(1)
@@ -231,6 +241,24 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 		return
 	}
 	for _, wf := range r.defs.triggersFor(ev.Type) {
+		// schedule.on.all groups of a workflow are all kept by the node
+		// holding the workflow's slot.
+		if wf.Schedule.On.All != nil {
+			if !r.leases.ownsSlot(keySlot(wf.Document.Namespace + "/" + wf.Document.Name + "\x00all")) {
+				continue
+			}
+			started, err := r.matchAll(ctx, wf, ev, env, hand)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.log.Error("match schedule.on.all", "workflow", wf.Document.Name, "event", ev.ID, "err", err)
+				}
+				failed.Store(true)
+			}
+			if started {
+				closed.Store(true)
+			}
+			continue
+		}
 		trigger := "event:" + ev.Source + "/" + ev.ID
 		slot := keySlot(wf.Document.Namespace + "/" + wf.Document.Name + "\x00" + trigger)
 		if !r.leases.ownsSlot(slot) || !r.triggers(ctx, wf, env) {
@@ -289,32 +317,35 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 	}
 }
 
-// triggers reports whether an event starts a workflow (schedule.on one/any).
+// triggers reports whether an event starts a workflow (schedule.on one/any;
+// matchAll handles all).
 func (r *Runtime) triggers(ctx context.Context, wf *dsl.Workflow, env map[string]any) bool {
 	on := wf.Schedule.On
 	filters := on.Any
 	if on.One != nil {
 		filters = []*dsl.EventFilter{on.One}
 	}
-	if on.All != nil {
-		r.log.Warn("schedule.on.all is not supported yet by the runtime; use one or any", "workflow", wf.Document.Name)
-		return false
-	}
 	if len(filters) == 0 {
 		return true
 	}
 	for _, f := range filters {
-		m := engine.EventMatch{Attributes: map[string]any{}, Path: f.Path}
-		for name, v := range f.With {
-			if name != "data" {
-				m.Attributes[name] = v.Get()
-			}
-		}
-		if ok, err := engine.MatchEvent(ctx, wf, m, env); err == nil && ok {
+		if ok, err := engine.MatchEvent(ctx, wf, scheduleMatch(f), env); err == nil && ok {
 			return true
 		}
 	}
 	return false
+}
+
+// scheduleMatch is the match of a schedule.on filter: its attributes are
+// taken as written, since there is no input to evaluate them on.
+func scheduleMatch(f *dsl.EventFilter) engine.EventMatch {
+	m := engine.EventMatch{Attributes: map[string]any{}, Path: f.Path}
+	for name, v := range f.With {
+		if name != "data" {
+			m.Attributes[name] = v.Get()
+		}
+	}
+	return m
 }
 
 // deliverable checks a candidate subscription fully and returns the

@@ -21,7 +21,7 @@ type registry struct {
 	triggers map[string][]*dsl.Workflow
 	// shapes: event type → the correlation key sets listens use for it.
 	shapes map[string][]shape
-	// timed: the latest enabled versions with schedule.cron or every.
+	// timed: the latest enabled versions with schedule.cron, every or after.
 	timed []*dsl.Workflow
 	// noted: definitions whose listens are in shapes already.
 	noted map[*dsl.Workflow]bool
@@ -81,7 +81,7 @@ func (g *registry) reload(ctx context.Context) error {
 				triggers[t] = append(triggers[t], wf)
 			}
 		}
-		if w.Enabled && wf.Schedule != nil && (wf.Schedule.Cron != "" || wf.Schedule.Every != nil) {
+		if w.Enabled && wf.Schedule != nil && (wf.Schedule.Cron != "" || wf.Schedule.Every != nil || startsAfter(wf.Schedule)) {
 			timed = append(timed, wf)
 		}
 		addShapes(wf, shapes, seen)

@@ -28,6 +28,13 @@ type Lease struct {
 	Cursor int64
 }
 
+// SlotState is one slot as the store sees it.
+type SlotState struct {
+	Lease
+	Owner     string // "" when free
+	ExpiresAt time.Time
+}
+
 // Claim asks for a node's share of the slots.
 type Claim struct {
 	Node string

@@ -136,6 +136,52 @@ type InstanceQuery struct {
 	Limit           int
 }
 
+// StartGroup is a partial match of a `schedule.on.all` strategy: the events
+// that have matched some of a workflow version's filters and share one set
+// of correlation values. It lives in the store, not in memory, so that a
+// restart keeps the matched events and pending groups do not fill memory.
+type StartGroup struct {
+	ID        string
+	Namespace string
+	Name      string
+	Version   string
+	// CorrKey is the canonical form of the correlation values the group's
+	// events share ("" when the filters correlate nothing).
+	CorrKey string
+	// Events are the group's events, by slot (the index of the filter each
+	// matched).
+	Events []StartEvent
+	// Closed means every filter has its event: the group starts an instance
+	// and takes no more events.
+	Closed    bool
+	CreatedAt time.Time
+}
+
+// StartEvent is a logged event that filled one filter of a StartGroup.
+type StartEvent struct {
+	Slot     int
+	Seq      int64
+	Source   string
+	ID       string
+	Envelope []byte
+}
+
+// StartJoin asks JoinStartGroup to add an event to the open group of a
+// workflow version and correlation key.
+type StartJoin struct {
+	Namespace, Name, Version string
+	CorrKey                  string
+	// Slots are the filters the event matches, in order of preference; it
+	// fills the first one the group has not filled yet.
+	Slots []int
+	// Need is the number of filters; the group closes when all are filled.
+	Need int
+	// GroupID names the group when the event opens a new one.
+	GroupID string
+	Event   StartEvent
+	At      time.Time
+}
+
 // Store is durable state. Every method is safe for concurrent use.
 type Store interface {
 	// PutWorkflow stores a version of a definition; the same source posted
@@ -180,6 +226,20 @@ type Store interface {
 	// whose instances have subscriptions, so that a restarted runtime knows
 	// how their listens correlate.
 	ListeningWorkflows(ctx context.Context) ([][3]string, error)
+	// JoinStartGroup adds an event to the open start group of a workflow
+	// version and correlation key, opening one when there is none, and
+	// returns the group the event is in. joined is false when the group has
+	// already filled every slot the event could take. An event already in a
+	// group of the workflow (the matcher repeating the log after a crash)
+	// joins nothing again: that group is returned as it is.
+	JoinStartGroup(ctx context.Context, j StartJoin) (g StartGroup, joined bool, err error)
+	// StartGroups returns the open (still incomplete) start groups of a
+	// workflow, oldest first, at most limit.
+	StartGroups(ctx context.Context, namespace, name string, limit int) ([]StartGroup, error)
+	// PruneStartGroups deletes closed groups whose events are all at or
+	// before seq and before every slot's matcher position: the matchers
+	// have passed them for good, so no repeat can ask for them again.
+	PruneStartGroups(ctx context.Context, seq int64) error
 	// Outbox returns items for instances in slots (nil: all) to perform at
 	// or before until, oldest first.
 	Outbox(ctx context.Context, slots []int, until time.Time, limit int) ([]OutboxItem, error)
@@ -196,6 +256,9 @@ type Store interface {
 	// wait for them to expire; with nil slots the node leaves altogether
 	// (its heartbeat goes too).
 	ReleaseSlots(ctx context.Context, node string, slots []int) error
+	// SlotStates returns every slot: who holds it, until when, and how far
+	// its events were matched.
+	SlotStates(ctx context.Context) ([]SlotState, error)
 	// SaveSlotCursor records that the node matched the event log up to seq
 	// for the slots it still holds among slots.
 	SaveSlotCursor(ctx context.Context, node string, slots []int, seq int64) error
@@ -220,3 +283,29 @@ const (
 	TopicWorkflows = "workflows"
 	TopicResync    = "resync"
 )
+
+// FreeSlot returns the first of slots the group has not filled, or -1.
+func (g StartGroup) FreeSlot(slots []int) int {
+	for _, s := range slots {
+		taken := false
+		for _, e := range g.Events {
+			if e.Slot == s {
+				taken = true
+				break
+			}
+		}
+		if !taken {
+			return s
+		}
+	}
+	return -1
+}
+
+// NewStartGroup is the group an event opens, before it joins.
+func NewStartGroup(j StartJoin) StartGroup {
+	at := j.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return StartGroup{ID: j.GroupID, Namespace: j.Namespace, Name: j.Name, Version: j.Version, CorrKey: j.CorrKey, CreatedAt: at.UTC()}
+}

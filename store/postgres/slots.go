@@ -188,3 +188,18 @@ func lockFences(ctx context.Context, tx pgx.Tx, changes []store.Change) (map[int
 	}
 	return out, nil
 }
+
+// SlotStates returns every slot.
+func (s *Store) SlotStates(ctx context.Context) ([]store.SlotState, error) {
+	rows, err := s.pool.Query(ctx, `SELECT s.slot, s.fence, c.cursor, s.owner, s.expires_at FROM slots s JOIN slot_cursors c ON c.slot = s.slot ORDER BY s.slot`)
+	if err != nil {
+		return nil, fmt.Errorf("read slots: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.SlotState, error) {
+		var st store.SlotState
+		var exp int64
+		err := r.Scan(&st.Slot, &st.Fence, &st.Cursor, &st.Owner, &exp)
+		st.ExpiresAt = fromNanos(exp)
+		return st, err
+	})
+}

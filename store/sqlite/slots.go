@@ -202,3 +202,23 @@ func fences(ctx context.Context, tx *wtx) ([store.Slots]int64, error) {
 	}
 	return out, rows.Err()
 }
+
+// SlotStates returns every slot.
+func (s *Store) SlotStates(ctx context.Context) ([]store.SlotState, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT s.slot, s.fence, c.cursor, s.owner, s.expires_at FROM slots s JOIN slot_cursors c ON c.slot = s.slot ORDER BY s.slot`)
+	if err != nil {
+		return nil, fmt.Errorf("read slots: %w", err)
+	}
+	defer rows.Close()
+	var out []store.SlotState
+	for rows.Next() {
+		var st store.SlotState
+		var exp int64
+		if err := rows.Scan(&st.Slot, &st.Fence, &st.Cursor, &st.Owner, &exp); err != nil {
+			return nil, err
+		}
+		st.ExpiresAt = fromNanos(exp)
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}

@@ -24,7 +24,10 @@ func TestUpgradeGivesOldRowsTheirSlots(t *testing.T) {
 	require.NoError(t, err)
 	_, err = db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
 	require.NoError(t, err)
-	for v, name := range map[int]string{1: "0001_init.sql", 2: "0002_cursors.sql"} {
+	for v, name := range []string{"", "0001_init.sql", "0002_cursors.sql"} {
+		if name == "" {
+			continue
+		}
 		body, err := os.ReadFile(filepath.Join("migrations", name))
 		require.NoError(t, err)
 		_, err = db.Exec(string(body))

@@ -163,6 +163,13 @@ func testSlotScopes(t *testing.T, s store.Store) {
 	require.Equal(t, int64(42), cursors[0])
 	require.Equal(t, int64(42), cursors[1])
 	require.Equal(t, int64(0), cursors[2])
+	states, err := s.SlotStates(ctx)
+	require.NoError(t, err)
+	require.Len(t, states, store.Slots)
+	require.Equal(t, "n", states[1].Owner)
+	require.Equal(t, int64(42), states[1].Cursor)
+	require.Equal(t, heldMap(ls)[1], states[1].Fence)
+	require.True(t, states[1].ExpiresAt.After(time.Now()))
 }
 
 func intersect(a, b []int) []int {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/storeflow/storeflow/store"
@@ -18,19 +19,21 @@ import (
 // Run runs the suite. open returns a new, empty store for each test.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := map[string]func(t *testing.T, s store.Store){
-		"Workflows":            testWorkflows,
-		"EventsDeduplicate":    testEvents,
-		"CommitAndRevisions":   testCommit,
-		"CommitIsAtomic":       testAtomic,
-		"TriggersStartOnce":    testTriggers,
-		"TimersSubsOutbox":     testWork,
-		"ListInstances":        testList,
-		"ConcurrentCommitters": testConcurrent,
-		"EventLogReadsInOrder": testLogOrder,
-		"SlotLeases":           testLeases,
-		"SlotLeaseExpiry":      testLeaseExpiry,
-		"SlotScopes":           testSlotScopes,
-		"PruneKeepsNewer":      testPrune,
+		"Workflows":             testWorkflows,
+		"EventsDeduplicate":     testEvents,
+		"CommitAndRevisions":    testCommit,
+		"CommitIsAtomic":        testAtomic,
+		"TriggersStartOnce":     testTriggers,
+		"TimersSubsOutbox":      testWork,
+		"ListInstances":         testList,
+		"ConcurrentCommitters":  testConcurrent,
+		"EventLogReadsInOrder":  testLogOrder,
+		"SlotLeases":            testLeases,
+		"SlotLeaseExpiry":       testLeaseExpiry,
+		"SlotScopes":            testSlotScopes,
+		"PruneKeepsNewer":       testPrune,
+		"StartGroups":           testStartGroups,
+		"StartGroupsConcurrent": testStartGroupsConcurrent,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -441,4 +444,147 @@ func testLogOrder(t *testing.T, s store.Store) {
 		}
 	}
 	require.Len(t, seen, writers*perWriter, "a reader following sequence numbers missed events")
+}
+
+func testStartGroups(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	join := func(group, key, id string, seq int64, slots ...int) (store.StartGroup, bool) {
+		t.Helper()
+		g, joined, err := s.JoinStartGroup(ctx, store.StartJoin{Namespace: "shop", Name: "paid", Version: "1.0.0", CorrKey: key,
+			Slots: slots, Need: 2, GroupID: group, At: t0,
+			Event: store.StartEvent{Seq: seq, Source: "shop", ID: id, Envelope: []byte(`{"id":"` + id + `"}`)}})
+		require.NoError(t, err)
+		return g, joined
+	}
+	ids := func(g store.StartGroup) []string {
+		var out []string
+		for _, e := range g.Events {
+			out = append(out, fmt.Sprintf("%d:%s", e.Slot, e.ID))
+		}
+		return out
+	}
+
+	// Two correlation keys open two groups.
+	g1, joined := join("g1", "c1", "e1", 1, 0, 1)
+	require.True(t, joined)
+	require.Equal(t, "g1", g1.ID)
+	require.False(t, g1.Closed)
+	require.Equal(t, []string{"0:e1"}, ids(g1))
+	g2, _ := join("g2", "c2", "e2", 2, 1)
+	require.Equal(t, "g2", g2.ID)
+	require.Equal(t, []string{"1:e2"}, ids(g2))
+
+	// A repeat of an event returns its group unchanged.
+	again, joined := join("gx", "c1", "e1", 1, 0, 1)
+	require.True(t, joined)
+	require.Equal(t, "g1", again.ID)
+	require.Equal(t, []string{"0:e1"}, ids(again))
+
+	// An event for a filled slot joins nothing and opens nothing.
+	full, joined := join("gy", "c2", "e3", 3, 1)
+	require.False(t, joined)
+	require.Equal(t, "g2", full.ID)
+	require.Equal(t, []string{"1:e2"}, ids(full))
+
+	open, err := s.StartGroups(ctx, "shop", "paid", 10)
+	require.NoError(t, err)
+	require.Len(t, open, 2)
+	require.Equal(t, "g1", open[0].ID)
+	require.Equal(t, "c1", open[0].CorrKey)
+	require.Equal(t, "1.0.0", open[0].Version)
+	require.Equal(t, t0, open[0].CreatedAt)
+	require.Equal(t, `{"id":"e1"}`, string(open[0].Events[0].Envelope))
+
+	// An event matching several filters takes the first free one; the last
+	// slot closes the group.
+	closed, joined := join("gz", "c1", "e4", 4, 0, 1)
+	require.True(t, joined)
+	require.True(t, closed.Closed)
+	require.Equal(t, "g1", closed.ID)
+	require.Equal(t, []string{"0:e1", "1:e4"}, ids(closed))
+	repeat, _ := join("gz", "c1", "e4", 4, 0, 1)
+	require.True(t, repeat.Closed, "a repeat of the closing event sees the group closed")
+	require.Equal(t, "g1", repeat.ID)
+
+	// A closed group takes no more events: the key opens a new one.
+	g3, _ := join("g3", "c1", "e5", 5, 0)
+	require.Equal(t, "g3", g3.ID)
+	open, err = s.StartGroups(ctx, "shop", "paid", 10)
+	require.NoError(t, err)
+	require.Len(t, open, 2, "only open groups are listed")
+	require.Equal(t, []string{"g2", "g3"}, []string{open[0].ID, open[1].ID})
+	open, err = s.StartGroups(ctx, "shop", "paid", 1)
+	require.NoError(t, err)
+	require.Len(t, open, 1)
+
+	// Pruning keeps closed groups the matcher may still repeat: those
+	// after seq, and those after any slot's position.
+	ls, _ := claim(t, s, "m", nil, time.Minute)
+	require.Len(t, ls, store.Slots)
+	require.NoError(t, s.SaveSlotCursor(ctx, "m", nil, 3))
+	require.NoError(t, s.PruneStartGroups(ctx, 4))
+	repeat, _ = join("gx", "c1", "e4", 4, 0, 1)
+	require.Equal(t, "g1", repeat.ID, "a slot's matcher is before the group")
+	require.NoError(t, s.SaveSlotCursor(ctx, "m", nil, 100))
+	require.NoError(t, s.PruneStartGroups(ctx, 3))
+	repeat, _ = join("gw", "c1", "e4", 4, 0, 1)
+	require.Equal(t, "g1", repeat.ID)
+	require.NoError(t, s.PruneStartGroups(ctx, 4))
+	fresh, _ := join("gv", "c9", "e4", 4, 0, 1)
+	require.Equal(t, "gv", fresh.ID, "a pruned group is gone")
+	open, err = s.StartGroups(ctx, "shop", "paid", 10)
+	require.NoError(t, err)
+	require.Len(t, open, 3, "pruning leaves open groups alone")
+
+	// Groups belong to one workflow version.
+	other, err := func() (store.StartGroup, error) {
+		g, _, err := s.JoinStartGroup(ctx, store.StartJoin{Namespace: "shop", Name: "paid", Version: "2.0.0", CorrKey: "c2",
+			Slots: []int{0}, Need: 2, GroupID: "v2", At: t0, Event: store.StartEvent{Seq: 6, Source: "shop", ID: "e6", Envelope: []byte(`{}`)}})
+		return g, err
+	}()
+	require.NoError(t, err)
+	require.Equal(t, "v2", other.ID)
+	_, _, err = s.JoinStartGroup(ctx, store.StartJoin{Namespace: "shop", Name: "paid", Version: "1.0.0", Need: 2, GroupID: "bad"})
+	require.Error(t, err, "an event must match some filter")
+}
+
+// testStartGroupsConcurrent joins events of one key from several goroutines:
+// every group closes with exactly its two slots, and no event is in two.
+func testStartGroupsConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const n = 40
+	var mu sync.Mutex
+	closed := 0
+	seen := map[string]string{}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("e%d", i)
+			g, joined, err := s.JoinStartGroup(ctx, store.StartJoin{Namespace: "shop", Name: "pair", Version: "1", CorrKey: "k",
+				Slots: []int{0, 1}, Need: 2, GroupID: "g-" + id, At: t0, Event: store.StartEvent{Seq: int64(i + 1), Source: "s", ID: id, Envelope: []byte(`{}`)}})
+			if !assert.NoError(t, err) {
+				return
+			}
+			assert.True(t, joined)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range g.Events {
+				if prev, ok := seen[e.ID]; ok {
+					assert.Equal(t, prev, g.ID, "event %s in two groups", e.ID)
+				}
+				seen[e.ID] = g.ID
+			}
+			if g.Closed {
+				assert.Len(t, g.Events, 2)
+				closed++
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, n/2, closed)
+	open, err := s.StartGroups(ctx, "shop", "pair", 10)
+	require.NoError(t, err)
+	require.Empty(t, open)
 }
