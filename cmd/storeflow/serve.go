@@ -45,6 +45,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	storeURL := fl.String("store", envOr("STOREFLOW_STORE", ""), "postgres://… to keep state in PostgreSQL instead of the embedded SQLite (env STOREFLOW_STORE); several nodes may share one database")
 	node := fl.String("node", envOr("STOREFLOW_NODE", ""), "this node's name among nodes sharing a PostgreSQL store; keep it across restarts (env STOREFLOW_NODE; default host:port)")
 	leaseTTL := fl.Duration("lease-ttl", 10*time.Second, "how long a node's work slots stay its own without renewal: how long a dead node's work waits for the others")
+	lifecycle := fl.String("lifecycle-events", envOr("STOREFLOW_LIFECYCLE_EVENTS", "workflow"), "lifecycle CloudEvents to record in the event log: none, workflow or all (task events too) (env STOREFLOW_LIFECYCLE_EVENTS)")
+	eventSource := fl.String("event-source", envOr("STOREFLOW_EVENT_SOURCE", runtime.DefaultEventSource), "CloudEvents source of the lifecycle events this node records (env STOREFLOW_EVENT_SOURCE)")
 	var tokens listFlag
 	fl.Var(&tokens, "token", "API token accepted as `Authorization: Bearer <token>`; repeatable (env STOREFLOW_TOKENS, comma-separated); required off loopback")
 	fl.Usage = func() {
@@ -83,7 +85,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "storeflow serve: --lease-ttl must be at least 1s")
 		return 2
 	}
-	cfg := serveConfig{addr: *addr, dataDir: *dataDir, storeURL: *storeURL, workers: *workers, tokens: tokens, node: *node, leaseTTL: *leaseTTL}
+	lc, err := runtime.ParseLifecycle(*lifecycle)
+	if err != nil {
+		fmt.Fprintf(stderr, "storeflow serve: --lifecycle-events: %v\n", err)
+		return 2
+	}
+	if strings.TrimSpace(*eventSource) == "" {
+		fmt.Fprintln(stderr, "storeflow serve: --event-source must not be empty")
+		return 2
+	}
+	cfg := serveConfig{addr: *addr, dataDir: *dataDir, storeURL: *storeURL, workers: *workers, tokens: tokens, node: *node, leaseTTL: *leaseTTL, lifecycle: lc, eventSource: *eventSource}
 	if err := serve(ctx, cfg, log, stdout); err != nil {
 		log.Error("storeflow stopped", "err", err)
 		return 1
@@ -98,6 +109,8 @@ type serveConfig struct {
 	tokens                  []string
 	node                    string
 	leaseTTL                time.Duration
+	lifecycle               runtime.Lifecycle
+	eventSource             string
 }
 
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Writer) error {
@@ -123,7 +136,8 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		st = lite
 	}
 	defer st.Close()
-	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL})
+	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL,
+		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource})
 	var ready atomic.Bool
 	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load})
 	ln, err := net.Listen("tcp", addr)
