@@ -86,9 +86,9 @@ func (r *Runtime) lifecycleEvents(tr *engine.Transition, rev int64, now time.Tim
 			"subject": in.ID, "time": at.UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json", "data": data}
 		envelope, err := json.Marshal(env)
 		if err != nil {
-			// Data comes from a committed-to-be instance, which marshalled
-			// already; a failure here is a bug, not a reason to drop the
-			// transition.
+			// Only a value JSON cannot hold (a NaN from a correlation
+			// expression) gets here; refusing the transition would leave
+			// the instance stuck for good, so the event is the one lost.
 			r.log.Error("encode lifecycle event", "instance", in.ID, "type", typ, "err", err)
 			return
 		}
