@@ -34,8 +34,10 @@ type Config struct {
 	Dir    string
 	// Store, when a postgres:// URL, runs the scenario on PostgreSQL, in a
 	// fresh schema dropped afterwards; empty means SQLite.
-	Store    string
-	Progress io.Writer
+	Store string
+	// Lifecycle is the runtime's lifecycle event level ("" for its default).
+	Lifecycle runtime.Lifecycle
+	Progress  io.Writer
 }
 
 // Result is a scenario's figures, printed as one JSON line.
@@ -94,7 +96,7 @@ func newEnv(ctx context.Context, cfg Config, observe func(runtime.Observation)) 
 		}
 		e.st = st
 	}
-	rt := runtime.New(runtime.Options{Store: e.st, Observe: observe})
+	rt := runtime.New(runtime.Options{Store: e.st, Observe: observe, Lifecycle: cfg.Lifecycle})
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.rt, e.cancel = rt, cancel
 	go func() { e.done <- rt.Run(runCtx) }()

@@ -84,6 +84,7 @@ func (e *Engine) Cancel(ctx context.Context, wf *dsl.Workflow, in *Instance, rea
 		return r.tr
 	}
 	r.cancelAllPending()
+	r.runningTasks(true, "task.cancelled")
 	in.Root = nil
 	in.Status = StatusCancelled
 	r.end()
@@ -99,6 +100,7 @@ func (e *Engine) Suspend(ctx context.Context, wf *dsl.Workflow, in *Instance) *T
 	}
 	in.Status = StatusSuspended
 	r.history("workflow.suspended", "", "", nil, nil)
+	r.runningTasks(false, "task.suspended")
 	return r.tr
 }
 
@@ -111,6 +113,7 @@ func (e *Engine) Unsuspend(ctx context.Context, wf *dsl.Workflow, in *Instance) 
 	}
 	in.Status = StatusWaiting
 	r.history("workflow.resumed", "", "", nil, nil)
+	r.runningTasks(false, "task.resumed")
 	inbox := in.Inbox
 	in.Inbox = nil
 	for _, c := range inbox {
@@ -272,6 +275,8 @@ func (r *run) deliver(c Completion) bool {
 	if c.Effect == in.TimeoutTimer && in.TimeoutTimer != "" {
 		delete(in.Pending, c.Effect)
 		in.TimeoutTimer = ""
+		// The tasks still running are cut short by the workflow's fault.
+		r.runningTasks(true, "task.cancelled")
 		d := ""
 		if r.wf.Timeout != nil && r.wf.Timeout.Timeout != nil {
 			d = r.wf.Timeout.Timeout.After.Value.String()
@@ -311,6 +316,34 @@ func (r *run) deliver(c Completion) bool {
 	cc := c
 	f.Result = &cc
 	return true
+}
+
+// runningTasks records a history entry of type typ for every task that has
+// started and not ended, so that a workflow-wide change (suspend, resume,
+// cancel) shows on each task it touches. Inner tasks come first when
+// innerFirst, as they end before the tasks that contain them.
+func (r *run) runningTasks(innerFirst bool, typ string) {
+	var walk func(f *Frame)
+	walk = func(f *Frame) {
+		if f == nil {
+			return
+		}
+		// Frames without a name are task lists and extension runs, not tasks;
+		// a task in phaseStart has not started.
+		task := f.Name != "" && f.Phase > phaseStart && !f.Ended
+		if task && !innerFirst {
+			r.history(typ, f.Path, f.Name, nil, nil)
+		}
+		walk(f.Child)
+		walk(f.Ext)
+		for _, b := range f.Branches {
+			walk(b)
+		}
+		if task && innerFirst {
+			r.history(typ, f.Path, f.Name, nil, nil)
+		}
+	}
+	walk(r.in.Root)
 }
 
 func findFrame(f *Frame, match func(*Frame) bool) *Frame {

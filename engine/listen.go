@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 
 	"github.com/storeflow/storeflow/dsl"
@@ -26,6 +27,7 @@ func (r *run) listen(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 			f.Matched = make([]bool, len(to.All))
 		}
 		f.Effect = r.effect(Effect{Kind: EffectSubscribe, Task: item.Path, Subscription: sub})
+		r.history("correlation.started", item.Path, item.Name, nil, nil)
 	}
 	for {
 		if f.Child != nil {
@@ -46,7 +48,7 @@ func (r *run) listen(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 			}
 			f.Events = append(f.Events, v)
 			if finished, p := r.listenFinished(f, to, sc); p != nil || finished {
-				return r.listenDone(f, p)
+				return r.listenDone(f, item, p)
 			}
 			continue
 		}
@@ -55,7 +57,7 @@ func (r *run) listen(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 		}
 		c := f.Queue[0]
 		if c.Until {
-			return r.listenDone(f, nil)
+			return r.listenDone(f, item, nil)
 		}
 		idx, ok, p := r.consumes(f, to, c.Event)
 		if p != nil {
@@ -83,18 +85,25 @@ func (r *run) listen(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 		}
 		f.Events = append(f.Events, val)
 		if finished, p := r.listenFinished(f, to, sc); p != nil || finished {
-			return r.listenDone(f, p)
+			return r.listenDone(f, item, p)
 		}
 	}
 }
 
-func (r *run) listenDone(f *Frame, p *problem.Problem) outcome {
+func (r *run) listenDone(f *Frame, item *dsl.TaskItem, p *problem.Problem) outcome {
 	r.cancelEffect(f.Effect)
 	f.Effect = ""
 	f.Queue = nil
 	if p != nil {
 		return fault(p)
 	}
+	// The detail is what the correlation resolved to, for the DSL's
+	// correlation-completed lifecycle event.
+	var keys map[string]any
+	if len(f.Corr) > 0 {
+		keys = maps.Clone(f.Corr)
+	}
+	r.history("correlation.completed", item.Path, item.Name, keys, nil)
 	f.RawOutput = f.Events
 	return okDone
 }

@@ -310,3 +310,63 @@ func TestRunawayLoopFaults(t *testing.T) {
 	require.Equal(t, engine.StatusFaulted, res.Instance.Status)
 	require.Contains(t, res.Instance.Error.Detail, "without waiting")
 }
+
+// Suspending, resuming, cancelling or timing out a workflow shows on each
+// task running at the time; a listen records when it starts and completes
+// correlating, with the keys it resolved.
+func TestHistoryOfRunningTasksAndCorrelations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := engine.New(clock.NewVirtual(epoch))
+	wf := load(t, `timeout:
+  after: PT1H
+do:
+  - outer:
+      do:
+        - order:
+            listen:
+              to:
+                one:
+                  with: {type: order.placed}
+                  correlate:
+                    cart: {from: .data.cartId, expect: '${ .cartId }'}
+`)
+	entries := func(tr *engine.Transition) []string {
+		var out []string
+		for _, h := range tr.History {
+			out = append(out, strings.TrimSpace(h.Type+" "+h.Task))
+		}
+		return out
+	}
+	start := func(id string) (*engine.Instance, *engine.Transition) {
+		tr := e.Start(ctx, wf, id, map[string]any{"cartId": "c1"})
+		require.Equal(t, engine.StatusWaiting, tr.Instance.Status)
+		return tr.Instance, tr
+	}
+	in, tr := start("i-1")
+	require.Equal(t, []string{"workflow.started", "task.started /do/0/outer", "task.started /do/0/outer/do/0/order", "correlation.started /do/0/outer/do/0/order"}, entries(tr))
+	var sub, timeout string
+	for _, ef := range tr.Effects {
+		if ef.Kind == engine.EffectSubscribe {
+			sub = ef.ID
+		}
+	}
+	require.Equal(t, []string{"workflow.suspended", "task.suspended /do/0/outer", "task.suspended /do/0/outer/do/0/order"}, entries(e.Suspend(ctx, wf, in)))
+	require.Equal(t, []string{"workflow.resumed", "task.resumed /do/0/outer", "task.resumed /do/0/outer/do/0/order"}, entries(e.Unsuspend(ctx, wf, in)))
+	tr = e.Resume(ctx, wf, in, engine.Completion{Effect: sub, Event: map[string]any{"type": "order.placed", "data": map[string]any{"cartId": "c1"}}})
+	require.Equal(t, []string{"correlation.completed /do/0/outer/do/0/order", "task.completed /do/0/outer/do/0/order", "task.completed /do/0/outer", "workflow.completed"}, entries(tr))
+	require.Equal(t, map[string]any{"cart": "c1"}, tr.History[0].Detail)
+
+	in, _ = start("i-2")
+	require.Equal(t, []string{"task.cancelled /do/0/outer/do/0/order", "task.cancelled /do/0/outer", "workflow.cancelled"}, entries(e.Cancel(ctx, wf, in, "gone")))
+
+	in, tr = start("i-3")
+	for _, ef := range tr.Effects {
+		if ef.Kind == engine.EffectTimer {
+			timeout = ef.ID
+		}
+	}
+	tr = e.Resume(ctx, wf, in, engine.Completion{Effect: timeout})
+	require.Equal(t, []string{"task.cancelled /do/0/outer/do/0/order", "task.cancelled /do/0/outer", "workflow.faulted"}, entries(tr))
+	require.Equal(t, engine.StatusFaulted, in.Status)
+}

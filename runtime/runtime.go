@@ -37,6 +37,13 @@ type Options struct {
 	CallWorkers int
 	// BatchSize bounds how many transitions one commit groups.
 	BatchSize int
+	// Lifecycle says which of the DSL's lifecycle CloudEvents are recorded in
+	// the event log with the transitions that cause them; empty means
+	// LifecycleWorkflow.
+	Lifecycle Lifecycle
+	// EventSource is the CloudEvents source of those events; empty means
+	// DefaultEventSource.
+	EventSource string
 	// Observe, when set, sees every committed transition (benchmarks and
 	// tests measure with it). It must be quick.
 	Observe func(Observation)
@@ -125,6 +132,12 @@ func New(opts Options) *Runtime {
 	}
 	if opts.LeaseTTL <= 0 {
 		opts.LeaseTTL = 10 * time.Second
+	}
+	if opts.Lifecycle == "" {
+		opts.Lifecycle = LifecycleWorkflow
+	}
+	if opts.EventSource == "" {
+		opts.EventSource = DefaultEventSource
 	}
 	eng := engine.New(opts.Clock)
 	eng.Secrets = opts.Secrets
@@ -435,6 +448,10 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 			Started: it.kind == itemStart, Ended: ended, Completion: it.completion.Effect, CommittedAt: time.Now()})
 	}
 	r.afterCommit(ctx, wf, in, tr)
+	if len(change.Emit) > 0 {
+		// Lifecycle events may start or resume other instances.
+		signal(r.wakeMatcher)
+	}
 	return nil
 }
 
@@ -451,6 +468,15 @@ func (r *Runtime) change(rev int64, trigger string, tr *engine.Transition) (stor
 	for _, h := range tr.History {
 		data, _ := json.Marshal(h)
 		c.History = append(c.History, store.HistoryEntry{Time: h.Time, Type: h.Type, Task: h.Task, Data: data})
+	}
+	// Lifecycle events join the commit of their transition: none is logged
+	// without it, nor it without them. The start comes before what the
+	// tasks emit; the rest follows it, as the transition does not say how
+	// history and effects interleave.
+	lifecycle := r.lifecycleEvents(tr, rev+1, now)
+	if len(lifecycle) > 0 && lifecycle[0].Type == TypeWorkflowStarted {
+		c.Emit = append(c.Emit, lifecycle[0])
+		lifecycle = lifecycle[1:]
 	}
 	// An effect created and withdrawn in the same transition (a look-back
 	// that completed a new listen at once) leaves no row.
@@ -491,6 +517,7 @@ func (r *Runtime) change(rev int64, trigger string, tr *engine.Transition) (stor
 			c.DeleteOutbox = append(c.DeleteOutbox, e.Cancels)
 		}
 	}
+	c.Emit = append(c.Emit, lifecycle...)
 	if in.Status.Ended() && in.Parent != nil {
 		payload, _ := json.Marshal(engine.Completion{Effect: in.Parent.Effect, Output: in.Output, Error: in.Error})
 		c.AddOutbox = append(c.AddOutbox, store.OutboxItem{ID: in.ID + "/parent", InstanceID: in.Parent.Instance, Kind: "parent", Payload: payload, NextAt: now})

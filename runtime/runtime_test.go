@@ -35,10 +35,14 @@ type harness struct {
 	mu    sync.Mutex
 	calls []string // idempotency keys seen by the sink
 	sink  *httptest.Server
+	// configure, when set, adjusts the options of every runtime started.
+	configure func(*runtime.Options)
 }
 
-func newHarness(t *testing.T) *harness {
-	h := &harness{t: t, vc: clock.NewVirtual(epoch)}
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
+
+func newHarnessWith(t *testing.T, configure func(*runtime.Options)) *harness {
+	h := &harness{t: t, vc: clock.NewVirtual(epoch), configure: configure}
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
 	require.NoError(t, err)
 	h.st = st
@@ -57,7 +61,11 @@ func newHarness(t *testing.T) *harness {
 }
 
 func (h *harness) start() {
-	h.rt = runtime.New(runtime.Options{Store: h.st, Clock: h.vc, Shards: 4})
+	opts := runtime.Options{Store: h.st, Clock: h.vc, Shards: 4}
+	if h.configure != nil {
+		h.configure(&opts)
+	}
+	h.rt = runtime.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stop, h.done = cancel, make(chan error, 1)
 	go func() { h.done <- h.rt.Run(ctx) }()

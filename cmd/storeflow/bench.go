@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/storeflow/storeflow/bench"
+	"github.com/storeflow/storeflow/runtime"
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -22,6 +23,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	clients := fl.Int("clients", 64, "concurrent HTTP clients (ingest)")
 	dir := fl.String("dir", "", "keep the store in this directory (default: a temporary one, removed after)")
 	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	lifecycle := fl.String("lifecycle-events", "workflow", "lifecycle CloudEvents the runtime records: none, workflow or all")
 	storeURL := fl.String("store", "", "postgres://… to run on PostgreSQL (in a fresh schema, dropped after) instead of SQLite")
 	names := make([]string, 0, len(bench.Scenarios))
 	for name := range bench.Scenarios {
@@ -41,8 +43,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "storeflow bench: unknown scenario %q; choose one of %s\n", name, strings.Join(names, ", "))
 		return 2
 	}
+	lc, err := runtime.ParseLifecycle(*lifecycle)
+	if err != nil {
+		fmt.Fprintf(stderr, "storeflow bench: --lifecycle-events: %v\n", err)
+		return 2
+	}
 	defaults := map[string][2]int{"throughput": {20000, 0}, "waiting": {1000000, 10000}, "timers": {100000, 0}, "ingest": {0, 200000}}
-	cfg := bench.Config{Instances: *instances, Events: *events, Clients: *clients, Dir: *dir, Store: *storeURL, Progress: stderr}
+	cfg := bench.Config{Instances: *instances, Events: *events, Clients: *clients, Dir: *dir, Store: *storeURL, Lifecycle: lc, Progress: stderr}
 	if cfg.Instances == 0 {
 		cfg.Instances = defaults[name][0]
 	}

@@ -83,3 +83,15 @@ func TestHelpAndUnknownCommand(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, errOut, "--virtual-clock")
 }
+
+func TestServeRejectsUnknownLifecycleLevel(t *testing.T) {
+	code, _, errOut := run(t, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--lifecycle-events", "some")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `lifecycle events "some": use none, workflow or all`)
+
+	// The environment is read when the flag is not given.
+	t.Setenv("STOREFLOW_LIFECYCLE_EVENTS", "tasks")
+	code, _, errOut = run(t, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `lifecycle events "tasks"`)
+}

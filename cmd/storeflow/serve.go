@@ -46,6 +46,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	node := fl.String("node", envOr("STOREFLOW_NODE", ""), "this node's name among nodes sharing a PostgreSQL store; keep it across restarts (env STOREFLOW_NODE; default host:port)")
 	leaseTTL := fl.Duration("lease-ttl", 10*time.Second, "how long a node's work slots stay its own without renewal: how long a dead node's work waits for the others")
 	retention := fl.String("retention", envOr("STOREFLOW_RETENTION", "0"), "drop events and instance history older than this, e.g. 720h; 0 keeps them forever (env STOREFLOW_RETENTION)")
+	lifecycle := fl.String("lifecycle-events", envOr("STOREFLOW_LIFECYCLE_EVENTS", "workflow"), "lifecycle CloudEvents to record in the event log: none, workflow or all (task events too) (env STOREFLOW_LIFECYCLE_EVENTS)")
+	eventSource := fl.String("event-source", envOr("STOREFLOW_EVENT_SOURCE", runtime.DefaultEventSource), "CloudEvents source of the lifecycle events this node records (env STOREFLOW_EVENT_SOURCE)")
 	var tokens listFlag
 	fl.Var(&tokens, "token", "API token accepted as `Authorization: Bearer <token>`; repeatable (env STOREFLOW_TOKENS, comma-separated); required off loopback")
 	fl.Usage = func() {
@@ -89,7 +91,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "storeflow serve: %v\n", err)
 		return 2
 	}
-	cfg := serveConfig{addr: *addr, dataDir: *dataDir, storeURL: *storeURL, workers: *workers, tokens: tokens, node: *node, leaseTTL: *leaseTTL, retention: keep}
+	lc, err := runtime.ParseLifecycle(*lifecycle)
+	if err != nil {
+		fmt.Fprintf(stderr, "storeflow serve: --lifecycle-events: %v\n", err)
+		return 2
+	}
+	if strings.TrimSpace(*eventSource) == "" {
+		fmt.Fprintln(stderr, "storeflow serve: --event-source must not be empty")
+		return 2
+	}
+	cfg := serveConfig{addr: *addr, dataDir: *dataDir, storeURL: *storeURL, workers: *workers, tokens: tokens, node: *node, leaseTTL: *leaseTTL, lifecycle: lc, eventSource: *eventSource, retention: keep}
 	if err := serve(ctx, cfg, log, stdout); err != nil {
 		log.Error("storeflow stopped", "err", err)
 		return 1
@@ -105,6 +116,8 @@ type serveConfig struct {
 	node                    string
 	leaseTTL                time.Duration
 	retention               time.Duration
+	lifecycle               runtime.Lifecycle
+	eventSource             string
 }
 
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Writer) error {
@@ -130,7 +143,8 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		st = lite
 	}
 	defer st.Close()
-	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL})
+	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL,
+		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource})
 	var ready atomic.Bool
 	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load})
 	ln, err := net.Listen("tcp", addr)
