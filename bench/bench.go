@@ -37,6 +37,10 @@ type Config struct {
 	Store string
 	// Lifecycle is the runtime's lifecycle event level ("" for its default).
 	Lifecycle runtime.Lifecycle
+	// Nodes is how many runtimes share the store (PostgreSQL only), each
+	// with its own connections, as separate `storeflow serve` processes
+	// would; events and starts go through the first.
+	Nodes int
 	Progress  io.Writer
 }
 
@@ -58,6 +62,10 @@ type env struct {
 	cancel context.CancelFunc
 	done   chan error
 	dir    string
+	// others are the further nodes (Config.Nodes), with their stores.
+	others []*runtime.Runtime
+	stores []store.Store
+	dones  []chan error
 	// pgSchema is the PostgreSQL schema of the run, dropped at close.
 	pgSchema string
 	pgAdmin  *pgx.Conn
@@ -86,26 +94,69 @@ func newEnv(ctx context.Context, cfg Config, observe func(runtime.Observation)) 
 		if strings.Contains(cfg.Store, "?") {
 			sep = "&"
 		}
-		if e.st, err = postgres.Open(ctx, cfg.Store+sep+"search_path="+e.pgSchema); err != nil {
+		url := cfg.Store + sep + "search_path=" + e.pgSchema
+		if e.st, err = postgres.Open(ctx, url); err != nil {
 			return nil, err
 		}
+		for range max(cfg.Nodes, 1) - 1 {
+			st, err := postgres.Open(ctx, url)
+			if err != nil {
+				return nil, err
+			}
+			e.stores = append(e.stores, st)
+		}
 	} else {
+		if cfg.Nodes > 1 {
+			return nil, fmt.Errorf("--nodes %d: several nodes share a PostgreSQL store; give --store postgres://…", cfg.Nodes)
+		}
 		st, err := sqlite.Open(ctx, filepath.Join(dir, "storeflow.db"))
 		if err != nil {
 			return nil, err
 		}
 		e.st = st
 	}
-	rt := runtime.New(runtime.Options{Store: e.st, Observe: observe, Lifecycle: cfg.Lifecycle})
+	// Short leases let the nodes share the slots within seconds.
+	rt := runtime.New(runtime.Options{Store: e.st, Observe: observe, Lifecycle: cfg.Lifecycle, Node: "bench-0", LeaseTTL: 3 * time.Second})
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.rt, e.cancel = rt, cancel
 	go func() { e.done <- rt.Run(runCtx) }()
+	for i, st := range e.stores {
+		other := runtime.New(runtime.Options{Store: st, Observe: observe, Lifecycle: cfg.Lifecycle, Node: fmt.Sprintf("bench-%d", i+1), LeaseTTL: 3 * time.Second})
+		done := make(chan error, 1)
+		go func() { done <- other.Run(runCtx) }()
+		e.others, e.dones = append(e.others, other), append(e.dones, done)
+	}
+	if len(e.others) > 0 {
+		nodes := append([]*runtime.Runtime{rt}, e.others...)
+		progressf(cfg.Progress, "waiting for %d nodes to share the work slots", len(nodes))
+		err := waitUntil(ctx, time.Minute, func() bool {
+			total := 0
+			for _, n := range nodes {
+				held := len(n.Slots())
+				if held < store.Slots/len(nodes)-1 {
+					return false
+				}
+				total += held
+			}
+			return total == store.Slots
+		}, nil)
+		if err != nil {
+			e.close(true)
+			return nil, fmt.Errorf("nodes sharing slots: %w", err)
+		}
+	}
 	return e, nil
 }
 
 func (e *env) close(removeDir bool) {
 	e.cancel()
 	<-e.done
+	for _, d := range e.dones {
+		<-d
+	}
+	for _, st := range e.stores {
+		_ = st.Close()
+	}
 	_ = e.st.Close()
 	if e.pgAdmin != nil {
 		_, _ = e.pgAdmin.Exec(context.Background(), "DROP SCHEMA "+e.pgSchema+" CASCADE")
@@ -120,6 +171,11 @@ func (e *env) publish(ctx context.Context, src string) error {
 	name := strings.Fields(src[strings.Index(src, "name:")+5:])[0]
 	if _, _, err := e.st.PutWorkflow(ctx, store.Workflow{Namespace: "bench", Name: name, Version: "1.0.0", Source: []byte(src)}); err != nil {
 		return err
+	}
+	for _, o := range e.others {
+		if err := o.Reload(ctx); err != nil {
+			return err
+		}
 	}
 	return e.rt.Reload(ctx)
 }

@@ -25,6 +25,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	lifecycle := fl.String("lifecycle-events", "workflow", "lifecycle CloudEvents the runtime records: none, workflow or all")
 	storeURL := fl.String("store", "", "postgres://… to run on PostgreSQL (in a fresh schema, dropped after) instead of SQLite")
+	nodes := fl.Int("nodes", 1, "runtimes sharing the PostgreSQL store, each with its own connections (needs --store)")
 	names := make([]string, 0, len(bench.Scenarios))
 	for name := range bench.Scenarios {
 		names = append(names, name)
@@ -49,7 +50,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	defaults := map[string][2]int{"throughput": {20000, 0}, "waiting": {1000000, 10000}, "timers": {100000, 0}, "ingest": {0, 200000}}
-	cfg := bench.Config{Instances: *instances, Events: *events, Clients: *clients, Dir: *dir, Store: *storeURL, Lifecycle: lc, Progress: stderr}
+	if *nodes < 1 || *nodes > 1 && *storeURL == "" {
+		fmt.Fprintln(stderr, "storeflow bench: --nodes must be at least 1, and above 1 only with --store postgres://…")
+		return 2
+	}
+	cfg := bench.Config{Instances: *instances, Events: *events, Clients: *clients, Dir: *dir, Store: *storeURL, Lifecycle: lc, Nodes: *nodes, Progress: stderr}
 	if cfg.Instances == 0 {
 		cfg.Instances = defaults[name][0]
 	}

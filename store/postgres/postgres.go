@@ -391,17 +391,6 @@ func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, er
 		return nil, err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	for _, c := range changes {
-		if len(c.Emit) > 0 {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(eventLogLock)); err != nil {
-				return nil, err
-			}
-			if err := s.notify(ctx, tx, store.TopicEvents); err != nil {
-				return nil, err
-			}
-			break
-		}
-	}
 	fences, err := lockFences(ctx, tx, changes)
 	if err != nil {
 		return nil, err
@@ -427,6 +416,29 @@ func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, er
 		}
 		if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT change`); err != nil {
 			return nil, err
+		}
+	}
+	// Emitted events go last, so that the event-log lock (see eventLogLock)
+	// is held only for their inserts and the commit, not the whole batch:
+	// ingestion and other nodes' commits wait on it.
+	locked := false
+	for i := range changes {
+		if results[i] != nil || len(changes[i].Emit) == 0 {
+			continue
+		}
+		if !locked {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(eventLogLock)); err != nil {
+				return nil, err
+			}
+			if err := s.notify(ctx, tx, store.TopicEvents); err != nil {
+				return nil, err
+			}
+			locked = true
+		}
+		for _, ev := range changes[i].Emit {
+			if _, err := appendEvent(ctx, tx, ev); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -512,11 +524,6 @@ func applyChange(ctx context.Context, tx pgx.Tx, c *store.Change) (error, error)
 	if batch.Len() > 0 {
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return nil, fmt.Errorf("change of %s: %w", in.ID, err)
-		}
-	}
-	for _, ev := range c.Emit {
-		if _, err := appendEvent(ctx, tx, ev); err != nil {
-			return nil, err
 		}
 	}
 	return nil, nil
