@@ -40,8 +40,8 @@ type Config struct {
 	// Nodes is how many runtimes share the store (PostgreSQL only), each
 	// with its own connections, as separate `storeflow serve` processes
 	// would; events and starts go through the first.
-	Nodes int
-	Progress  io.Writer
+	Nodes    int
+	Progress io.Writer
 }
 
 // Result is a scenario's figures, printed as one JSON line.
