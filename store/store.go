@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -308,4 +309,49 @@ func NewStartGroup(j StartJoin) StartGroup {
 		at = time.Now()
 	}
 	return StartGroup{ID: j.GroupID, Namespace: j.Namespace, Name: j.Name, Version: j.Version, CorrKey: j.CorrKey, CreatedAt: at.UTC()}
+}
+
+// WithDefaults fills what a store records for an event the caller left
+// out: when it was received (now), its time (when received), and a minimal
+// structured envelope.
+func (e Event) WithDefaults() Event {
+	if e.ReceivedAt.IsZero() {
+		e.ReceivedAt = time.Now().UTC()
+	}
+	if e.Time.IsZero() {
+		e.Time = e.ReceivedAt
+	}
+	if e.Envelope == nil {
+		e.Envelope, _ = json.Marshal(map[string]any{"specversion": "1.0", "id": e.ID, "source": e.Source, "type": e.Type})
+	}
+	return e
+}
+
+// Rows is what both backends' query results offer.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// FoldStartGroups reads rows of (group id, namespace, name, version, corr
+// key, closed, created nanos, event slot, seq, source, id, envelope),
+// ordered by group, into groups. The caller closes rows.
+func FoldStartGroups(rows Rows) ([]StartGroup, error) {
+	var out []StartGroup
+	for rows.Next() {
+		var g StartGroup
+		var e StartEvent
+		var created int64
+		if err := rows.Scan(&g.ID, &g.Namespace, &g.Name, &g.Version, &g.CorrKey, &g.Closed, &created, &e.Slot, &e.Seq, &e.Source, &e.ID, &e.Envelope); err != nil {
+			return nil, err
+		}
+		if n := len(out); n == 0 || out[n-1].ID != g.ID {
+			g.CreatedAt = time.Unix(0, created).UTC()
+			out = append(out, g)
+		}
+		last := &out[len(out)-1]
+		last.Events = append(last.Events, e)
+	}
+	return out, rows.Err()
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -316,15 +315,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]store
 }
 
 func appendEvent(ctx context.Context, q querier, ev store.Event) (store.Event, error) {
-	if ev.ReceivedAt.IsZero() {
-		ev.ReceivedAt = time.Now().UTC()
-	}
-	if ev.Time.IsZero() {
-		ev.Time = ev.ReceivedAt
-	}
-	if ev.Envelope == nil {
-		ev.Envelope, _ = json.Marshal(map[string]any{"specversion": "1.0", "id": ev.ID, "source": ev.Source, "type": ev.Type})
-	}
+	ev = ev.WithDefaults()
 	// Dedupe is a lookup before the insert, not a unique constraint: on the
 	// partitioned events table a unique index would have to include
 	// received_at, and so could not see a copy received at another time.

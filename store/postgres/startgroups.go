@@ -115,22 +115,7 @@ func scanStartGroups(rows pgx.Rows, err error) ([]store.StartGroup, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.StartGroup
-	for rows.Next() {
-		var g store.StartGroup
-		var e store.StartEvent
-		var created int64
-		if err := rows.Scan(&g.ID, &g.Namespace, &g.Name, &g.Version, &g.CorrKey, &g.Closed, &created, &e.Slot, &e.Seq, &e.Source, &e.ID, &e.Envelope); err != nil {
-			return nil, err
-		}
-		if n := len(out); n == 0 || out[n-1].ID != g.ID {
-			g.CreatedAt = fromNanos(created)
-			out = append(out, g)
-		}
-		last := &out[len(out)-1]
-		last.Events = append(last.Events, e)
-	}
-	return out, rows.Err()
+	return store.FoldStartGroups(rows)
 }
 
 // StartGroups returns a workflow's open start groups, oldest first.

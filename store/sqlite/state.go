@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -35,15 +34,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]store
 }
 
 func appendEvent(ctx context.Context, tx execer, ev store.Event) (store.Event, error) {
-	if ev.ReceivedAt.IsZero() {
-		ev.ReceivedAt = time.Now().UTC()
-	}
-	if ev.Time.IsZero() {
-		ev.Time = ev.ReceivedAt
-	}
-	if ev.Envelope == nil {
-		ev.Envelope, _ = json.Marshal(map[string]any{"specversion": "1.0", "id": ev.ID, "source": ev.Source, "type": ev.Type})
-	}
+	ev = ev.WithDefaults()
 	res, err := tx.ExecContext(ctx, `INSERT INTO events (id, source, type, subject, time, envelope, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (source, id) DO NOTHING`, ev.ID, ev.Source, ev.Type, ev.Subject, nanos(ev.Time), ev.Envelope, nanos(ev.ReceivedAt))
 	if err != nil {
