@@ -145,14 +145,17 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return // unsaved: the batch is matched again after restart
 			}
-			if failed.Load() && retries < 5 {
+			// While the store is unreachable, deliveries are retried for as
+			// long as it takes: giving up would lose the events.
+			down := r.storeDown.Swap(false)
+			if failed.Load() && (retries < 5 || down) {
 				// Something it handed over did not commit: match the batch
 				// again (repeats are harmless) after a pause.
 				retries++
 				select {
 				case <-ctx.Done():
 					return
-				case <-time.After(time.Duration(retries) * time.Second):
+				case <-time.After(time.Duration(min(retries, 10)) * time.Second):
 				}
 				continue
 			}
@@ -216,6 +219,9 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 				// anything else must be tried again.
 				if !errors.Is(err, store.ErrNotFound) && !isMoved(err) {
 					failed.Store(true)
+				}
+				if errors.Is(err, errStoreDown) {
+					r.storeDown.Store(true)
 				}
 			}
 			wg.Done()

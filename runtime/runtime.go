@@ -102,6 +102,8 @@ type Runtime struct {
 	stopped     chan struct{}
 	// ready is closed once Run has made its first claim of work slots.
 	ready chan struct{}
+	// storeDown is set when a delivery failed because the store did.
+	storeDown atomic.Bool
 	// idlePoll is how often an idle matcher looks at the log unwoken: a
 	// safety net, long where the store notifies of other nodes' events.
 	idlePoll time.Duration
@@ -349,6 +351,10 @@ func (r *Runtime) shardLoop(ctx context.Context, ch chan *item) {
 	}
 }
 
+// errStoreDown marks failures of the store itself (unreachable, commit
+// failed), after which work is retried rather than given up.
+var errStoreDown = errors.New("store unavailable")
+
 // ErrNotFound is returned for an unknown instance.
 var ErrNotFound = store.ErrNotFound
 
@@ -375,7 +381,10 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 	} else {
 		rec, err := r.st.GetInstance(ctx, it.id)
 		if err != nil {
-			return err
+			if errors.Is(err, store.ErrNotFound) || ctx.Err() != nil {
+				return err
+			}
+			return fmt.Errorf("%w: %w", errStoreDown, err)
 		}
 		if in, err = engine.Unmarshal(rec.State); err != nil {
 			return err
@@ -616,7 +625,7 @@ func (r *Runtime) commitLoop(ctx context.Context) {
 		metricCommitBatch.Observe(float64(len(batch)))
 		for i, req := range batch {
 			if err != nil {
-				req.done <- err
+				req.done <- fmt.Errorf("%w: %w", errStoreDown, err)
 				continue
 			}
 			req.done <- results[i]
