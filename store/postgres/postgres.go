@@ -302,11 +302,9 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]store
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(eventLogLock)); err != nil {
 		return nil, err
 	}
-	out := make([]store.Event, len(events))
-	for i, ev := range events {
-		if out[i], err = appendEvent(ctx, tx, ev); err != nil {
-			return nil, err
-		}
+	out, err := appendEvents(ctx, tx, events)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.notify(ctx, tx, store.TopicEvents); err != nil {
 		return nil, err
@@ -314,8 +312,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]store
 	return out, tx.Commit(ctx)
 }
 
-func appendEvent(ctx context.Context, q querier, ev store.Event) (store.Event, error) {
-	ev = ev.WithDefaults()
+func appendEvents(ctx context.Context, q querier, events []store.Event) ([]store.Event, error) {
 	// Dedupe is a lookup before the insert, not a unique constraint: on the
 	// partitioned events table a unique index would have to include
 	// received_at, and so could not see a copy received at another time.
@@ -323,21 +320,95 @@ func appendEvent(ctx context.Context, q querier, ev store.Event) (store.Event, e
 	// its transaction commits (AppendEvents, Commit): no other transaction
 	// can log the same (source, id) between lookup and insert. Dedupe holds
 	// within the retention: a copy of a pruned event is logged anew.
-	var received int64
-	err := q.QueryRow(ctx, `SELECT seq, received_at FROM events WHERE source = $1 AND id = $2 ORDER BY seq LIMIT 1`, ev.Source, ev.ID).Scan(&ev.Seq, &received)
-	if err == nil {
-		ev.Duplicate, ev.ReceivedAt = true, fromNanos(received)
-		return ev, nil
+	// One lookup and one insert serve the whole batch: a round trip per
+	// event, under the lock, was what bounded ingestion.
+	out := make([]store.Event, len(events))
+	sources, ids := make([]string, len(events)), make([]string, len(events))
+	for i, ev := range events {
+		out[i] = ev.WithDefaults()
+		sources[i], ids[i] = ev.Source, ev.ID
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return ev, fmt.Errorf("look up event %s/%s: %w", ev.Source, ev.ID, err)
+	type key struct{ source, id string }
+	type logged struct {
+		seq      int64
+		received int64
 	}
-	err = q.QueryRow(ctx, `INSERT INTO events (id, source, type, subject, time, envelope, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq`,
-		ev.ID, ev.Source, ev.Type, ev.Subject, nanos(ev.Time), ev.Envelope, nanos(ev.ReceivedAt)).Scan(&ev.Seq)
+	seen := map[key]logged{}
+	rows, err := q.Query(ctx, `SELECT DISTINCT ON (e.source, e.id) e.source, e.id, e.seq, e.received_at
+		FROM events e JOIN unnest($1::text[], $2::text[]) AS k(source, id) ON e.source = k.source AND e.id = k.id
+		ORDER BY e.source, e.id, e.seq`, sources, ids)
 	if err != nil {
-		return ev, fmt.Errorf("append event %s/%s: %w", ev.Source, ev.ID, err)
+		return nil, fmt.Errorf("look up events: %w", err)
 	}
-	return ev, nil
+	for rows.Next() {
+		var k key
+		var l logged
+		if err := rows.Scan(&k.source, &k.id, &l.seq, &l.received); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		seen[k] = l
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up events: %w", err)
+	}
+	var fresh []int // indexes of events to insert, first copies only
+	inBatch := map[key]int{}
+	for i, ev := range out {
+		k := key{ev.Source, ev.ID}
+		if _, ok := seen[k]; ok {
+			continue
+		}
+		if _, ok := inBatch[k]; ok {
+			continue
+		}
+		inBatch[k] = i
+		fresh = append(fresh, i)
+	}
+	if len(fresh) > 0 {
+		var (
+			fid, fsource, ftype, fsubject []string
+			ftime, freceived              []int64
+			fenv                          [][]byte
+		)
+		for _, i := range fresh {
+			ev := out[i]
+			fid, fsource, ftype, fsubject = append(fid, ev.ID), append(fsource, ev.Source), append(ftype, ev.Type), append(fsubject, ev.Subject)
+			ftime, freceived, fenv = append(ftime, nanos(ev.Time)), append(freceived, nanos(ev.ReceivedAt)), append(fenv, ev.Envelope)
+		}
+		// Rows are inserted in the batch's order, so their seq follows it.
+		rows, err := q.Query(ctx, `INSERT INTO events (id, source, type, subject, time, envelope, received_at)
+			SELECT id, source, type, subject, time, envelope, received_at
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[], $7::bigint[])
+				WITH ORDINALITY AS u(id, source, type, subject, time, envelope, received_at, ord)
+			ORDER BY ord RETURNING seq, source, id`, fid, fsource, ftype, fsubject, ftime, fenv, freceived)
+		if err != nil {
+			return nil, fmt.Errorf("append %d events: %w", len(fresh), err)
+		}
+		for rows.Next() {
+			var k key
+			var seq int64
+			if err := rows.Scan(&seq, &k.source, &k.id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[inBatch[k]].Seq = seq
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("append %d events: %w", len(fresh), err)
+		}
+	}
+	for i, ev := range out {
+		k := key{ev.Source, ev.ID}
+		if l, ok := seen[k]; ok {
+			out[i].Seq, out[i].ReceivedAt, out[i].Duplicate = l.seq, fromNanos(l.received), true
+		} else if first := inBatch[k]; first != i {
+			out[i].Seq, out[i].ReceivedAt, out[i].Duplicate = out[first].Seq, out[first].ReceivedAt, true
+		}
+	}
+	return out, nil
 }
 
 // ReadEvents returns events after a sequence number, in order.
@@ -412,24 +483,21 @@ func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, er
 	// Emitted events go last, so that the event-log lock (see eventLogLock)
 	// is held only for their inserts and the commit, not the whole batch:
 	// ingestion and other nodes' commits wait on it.
-	locked := false
+	var emit []store.Event
 	for i := range changes {
-		if results[i] != nil || len(changes[i].Emit) == 0 {
-			continue
+		if results[i] == nil {
+			emit = append(emit, changes[i].Emit...)
 		}
-		if !locked {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(eventLogLock)); err != nil {
-				return nil, err
-			}
-			if err := s.notify(ctx, tx, store.TopicEvents); err != nil {
-				return nil, err
-			}
-			locked = true
+	}
+	if len(emit) > 0 {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(eventLogLock)); err != nil {
+			return nil, err
 		}
-		for _, ev := range changes[i].Emit {
-			if _, err := appendEvent(ctx, tx, ev); err != nil {
-				return nil, err
-			}
+		if err := s.notify(ctx, tx, store.TopicEvents); err != nil {
+			return nil, err
+		}
+		if _, err := appendEvents(ctx, tx, emit); err != nil {
+			return nil, err
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -127,6 +127,17 @@ func testEvents(t *testing.T, s store.Store) {
 	require.Len(t, typed, 1)
 	require.Equal(t, "2", typed[0].ID)
 
+	// A batch is logged in its order.
+	var batch []store.Event
+	for i := range 50 {
+		batch = append(batch, store.Event{ID: fmt.Sprintf("b%02d", 49-i), Source: "shopify", Type: "order.paid"})
+	}
+	logged, err := s.AppendEvents(ctx, batch)
+	require.NoError(t, err)
+	for i := 1; i < len(logged); i++ {
+		require.Greater(t, logged[i].Seq, logged[i-1].Seq, "event %d of the batch", i)
+	}
+
 	pos, err := s.Cursor(ctx, "matcher")
 	require.NoError(t, err)
 	require.Zero(t, pos)
