@@ -246,7 +246,20 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 		}
 		return
 	}
+	if err := r.checkUntil(ctx, ev, env); err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("check schedule until conditions", "event", ev.ID, "err", err)
+		}
+		failed.Store(true)
+		return
+	}
 	for _, wf := range r.defs.triggersFor(ev.Type) {
+		if ok, err := r.startsBeforeUntil(ctx, wf, ev.Seq); err != nil || !ok {
+			if err != nil {
+				failed.Store(true)
+			}
+			continue
+		}
 		// schedule.on.all groups of a workflow are all kept by the node
 		// holding the workflow's slot.
 		if wf.Schedule.On.All != nil {

@@ -23,6 +23,8 @@ type registry struct {
 	shapes map[string][]shape
 	// timed: the latest enabled versions with schedule.cron, every or after.
 	timed []*dsl.Workflow
+	// until: the latest enabled versions whose schedule.on has until.
+	until []*dsl.Workflow
 	// noted: definitions whose listens are in shapes already.
 	noted map[*dsl.Workflow]bool
 }
@@ -70,7 +72,7 @@ func (g *registry) reload(ctx context.Context) error {
 	triggers := map[string][]*dsl.Workflow{}
 	shapes := map[string][]shape{}
 	seen := map[string]bool{}
-	var timed []*dsl.Workflow
+	var timed, until []*dsl.Workflow
 	for _, w := range all {
 		wf, err := g.get(ctx, engine.WorkflowRef{Namespace: w.Namespace, Name: w.Name, Version: w.Version})
 		if err != nil {
@@ -81,6 +83,9 @@ func (g *registry) reload(ctx context.Context) error {
 				triggers[t] = append(triggers[t], wf)
 			}
 		}
+		if w.Enabled && scheduleUntil(wf) != nil {
+			until = append(until, wf)
+		}
 		if w.Enabled && wf.Schedule != nil && (wf.Schedule.Cron != "" || wf.Schedule.Every != nil || startsAfter(wf.Schedule)) {
 			timed = append(timed, wf)
 		}
@@ -90,7 +95,7 @@ func (g *registry) reload(ctx context.Context) error {
 	for wf := range g.noted {
 		addShapes(wf, shapes, seen)
 	}
-	g.triggers, g.shapes, g.timed = triggers, shapes, timed
+	g.triggers, g.shapes, g.timed, g.until = triggers, shapes, timed, until
 	g.mu.Unlock()
 	return nil
 }

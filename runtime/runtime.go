@@ -87,6 +87,7 @@ type Runtime struct {
 	timers      *timerQueue
 	leases      *leases
 	opening     openings
+	untils      untils
 
 	inflightMu sync.Mutex
 	inflight   map[string]string // outbox item → its instance
