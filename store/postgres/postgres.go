@@ -458,26 +458,22 @@ func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, er
 		return nil, err
 	}
 	results := make([]error, len(changes))
+	open := false // a savepoint of an earlier change is still to release
 	for i := range changes {
 		if f := changes[i].Fence; f != 0 && fences[store.SlotOf(changes[i].Instance.ID)] != f {
 			results[i] = store.ErrFenced
 			continue
 		}
-		if _, err := tx.Exec(ctx, `SAVEPOINT change`); err != nil {
-			return nil, err
-		}
-		refusal, err := applyChange(ctx, tx, &changes[i])
+		refusal, err := applyChange(ctx, tx, &changes[i], open)
 		if err != nil {
 			return nil, err
 		}
+		open = true
 		if refusal != nil {
 			results[i] = refusal
 			if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT change`); err != nil {
 				return nil, err
 			}
-		}
-		if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT change`); err != nil {
-			return nil, err
 		}
 	}
 	// Emitted events go last, so that the event-log lock (see eventLogLock)
@@ -506,54 +502,45 @@ func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, er
 	return results, nil
 }
 
-// applyChange writes one change; the first result is a refusal of that
-// change (conflict, duplicate trigger), the second a failure of the store.
-func applyChange(ctx context.Context, tx pgx.Tx, c *store.Change) (error, error) {
+// applyChange writes one change in one round trip: a batch that releases
+// the previous change's savepoint, opens this one's, and writes every row.
+// The first result is a refusal of that change (conflict, duplicate
+// trigger), after which the caller rolls back to the savepoint; the second
+// a failure of the store.
+func applyChange(ctx context.Context, tx pgx.Tx, c *store.Change, release bool) (error, error) {
 	in := c.Instance
 	now := time.Now().UTC()
 	if in.UpdatedAt.IsZero() {
 		in.UpdatedAt = now
 	}
+	batch := &pgx.Batch{}
+	if release {
+		batch.Queue(`RELEASE SAVEPOINT change`)
+	}
+	batch.Queue(`SAVEPOINT change`)
 	if in.Rev == 0 {
 		if in.CreatedAt.IsZero() {
 			in.CreatedAt = now
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO instances (id, namespace, name, version, status, state, rev, trigger_key, created_at, updated_at)
+		batch.Queue(`INSERT INTO instances (id, namespace, name, version, status, state, rev, trigger_key, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9)`, in.ID, in.Namespace, in.Name, in.Version, in.Status, in.State, in.TriggerKey, nanos(in.CreatedAt), nanos(in.UpdatedAt))
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-			if pgErr.ConstraintName == "instances_trigger" {
-				return store.ErrDuplicateTrigger, nil
-			}
-			return store.ErrConflict, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("insert instance %s: %w", in.ID, err)
-		}
 	} else {
-		tag, err := tx.Exec(ctx, `UPDATE instances SET status = $1, state = $2, rev = rev + 1, updated_at = $3 WHERE id = $4 AND rev = $5`,
+		batch.Queue(`UPDATE instances SET status = $1, state = $2, rev = rev + 1, updated_at = $3 WHERE id = $4 AND rev = $5`,
 			in.Status, in.State, nanos(in.UpdatedAt), in.ID, in.Rev)
-		if err != nil {
-			return nil, fmt.Errorf("update instance %s: %w", in.ID, err)
-		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrConflict, nil
-		}
 	}
-	batch := &pgx.Batch{}
+	first := batch.Len() // statements before the rows: savepoints, instance
 	if len(c.History) > 0 {
 		// No constraint keeps (instance_id, seq) unique any more (history is
 		// partitioned by time), but the instance row written above at its
 		// revision serialises the transitions of one instance, so one seq
 		// is never handed out twice.
-		var seq int64
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM history WHERE instance_id = $1`, in.ID).Scan(&seq); err != nil {
-			return nil, err
+		times, types, tasks, data := make([]int64, len(c.History)), make([]string, len(c.History)), make([]string, len(c.History)), make([][]byte, len(c.History))
+		for i, h := range c.History {
+			times[i], types[i], tasks[i], data[i] = nanos(h.Time), h.Type, h.Task, h.Data
 		}
-		for _, h := range c.History {
-			seq++
-			batch.Queue(`INSERT INTO history (instance_id, seq, time, type, task, data) VALUES ($1, $2, $3, $4, $5, $6)`, in.ID, seq, nanos(h.Time), h.Type, h.Task, h.Data)
-		}
+		batch.Queue(`INSERT INTO history (instance_id, seq, time, type, task, data)
+			SELECT $1, COALESCE((SELECT MAX(seq) FROM history WHERE instance_id = $1), 0) + u.ord, u.time, u.type, u.task, u.data
+			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bytea[]) WITH ORDINALITY AS u(time, type, task, data, ord)`, in.ID, times, types, tasks, data)
 	}
 	for _, id := range c.DeleteTimers {
 		batch.Queue(`DELETE FROM timers WHERE id = $1`, id)
@@ -580,10 +567,34 @@ func applyChange(ctx context.Context, tx pgx.Tx, c *store.Change) (error, error)
 		batch.Queue(`INSERT INTO outbox (id, instance_id, kind, payload, attempts, next_at, slot) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
 			o.ID, o.InstanceID, o.Kind, o.Payload, o.Attempts, nanos(next), store.SlotOf(o.InstanceID))
 	}
-	if batch.Len() > 0 {
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+	results := tx.SendBatch(ctx, batch)
+	var refusal error
+	for i := range batch.Len() {
+		tag, err := results.Exec()
+		if i == first-1 { // the instance row
+			var pgErr *pgconn.PgError
+			switch {
+			case errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "instances_trigger":
+				refusal = store.ErrDuplicateTrigger
+			case errors.As(err, &pgErr) && pgErr.Code == "23505":
+				refusal = store.ErrConflict
+			case err == nil && tag.RowsAffected() == 0:
+				refusal = store.ErrConflict
+			}
+			if refusal != nil {
+				// The rest of the batch failed with the transaction or wrote
+				// rows the rollback to the savepoint undoes.
+				_ = results.Close()
+				return refusal, nil
+			}
+		}
+		if err != nil {
+			_ = results.Close()
 			return nil, fmt.Errorf("change of %s: %w", in.ID, err)
 		}
+	}
+	if err := results.Close(); err != nil {
+		return nil, fmt.Errorf("change of %s: %w", in.ID, err)
 	}
 	return nil, nil
 }
