@@ -206,6 +206,9 @@ func decodeEvent(ev store.Event) map[string]any {
 // match starts the workflows an event triggers and delivers it to the
 // listens waiting for it.
 func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup, failed, closed *atomic.Bool) {
+	if !r.mayConcern(ev.Type) {
+		return // most of the log (lifecycle events, say) concerns nobody
+	}
 	env := decodeEvent(ev)
 	hand := func(it *item) {
 		wg.Add(1)
@@ -295,7 +298,7 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 		hand(&item{kind: itemStart, id: id, start: &startReq{wf: wf, input: input, trigger: trigger}})
 	}
 	delivered := map[string]bool{}
-	for _, it := range r.openingDeliveries(ctx, env, ev.Seq) {
+	for _, it := range r.openingDeliveries(ctx, ev.Type, env, ev.Seq) {
 		delivered[it.completion.Effect] = true
 		hand(it)
 	}
@@ -334,6 +337,17 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 			}
 		}
 	}
+}
+
+// mayConcern tells, without decoding it, whether an event of a type can
+// start, resume, close or command anything.
+func (r *Runtime) mayConcern(typ string) bool {
+	if typ == commandType || len(r.defs.triggersFor(typ)) > 0 || len(r.defs.untilScheduled()) > 0 || r.opening.waitsFor(typ) {
+		return true
+	}
+	_, typed := r.listened.Load(typ)
+	_, untyped := r.listened.Load(anyType)
+	return typed || untyped
 }
 
 // triggers reports whether an event starts a workflow (schedule.on one/any;

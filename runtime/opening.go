@@ -17,12 +17,35 @@ import (
 type openings struct {
 	mu sync.Mutex
 	by map[string][]openListen // instance → its opening listens
+	// types counts the opening listens by the event types they wait for
+	// (anyType for filters without one), so that events of other types
+	// pass without a look.
+	types map[string]int
 }
 
 type openListen struct {
 	wf     *dsl.Workflow
 	effect string
 	sub    *engine.Subscription
+	types  []string
+}
+
+func listenTypes(sub *engine.Subscription) []string {
+	var out []string
+	for _, f := range append(append([]engine.EventMatch{}, sub.Filters...), sub.Until...) {
+		out = append(out, matchType(f))
+	}
+	if len(sub.Filters) == 0 {
+		out = append(out, anyType)
+	}
+	return out
+}
+
+// waitsFor reports whether an opening listen may want an event of typ.
+func (o *openings) waitsFor(typ string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.types[typ] > 0 || o.types[anyType] > 0
 }
 
 // open registers the listens a transition opens; the returned func
@@ -31,7 +54,7 @@ func (o *openings) open(wf *dsl.Workflow, tr *engine.Transition) func() {
 	var ls []openListen
 	for _, e := range tr.Effects {
 		if e.Kind == engine.EffectSubscribe && e.Subscription != nil {
-			ls = append(ls, openListen{wf: wf, effect: e.ID, sub: e.Subscription})
+			ls = append(ls, openListen{wf: wf, effect: e.ID, sub: e.Subscription, types: listenTypes(e.Subscription)})
 		}
 	}
 	if len(ls) == 0 {
@@ -40,13 +63,25 @@ func (o *openings) open(wf *dsl.Workflow, tr *engine.Transition) func() {
 	id := tr.Instance.ID
 	o.mu.Lock()
 	if o.by == nil {
-		o.by = map[string][]openListen{}
+		o.by, o.types = map[string][]openListen{}, map[string]int{}
 	}
 	o.by[id] = append(o.by[id], ls...)
+	for _, l := range ls {
+		for _, t := range l.types {
+			o.types[t]++
+		}
+	}
 	o.mu.Unlock()
 	return func() {
 		o.mu.Lock()
 		defer o.mu.Unlock()
+		for _, l := range ls {
+			for _, t := range l.types {
+				if o.types[t]--; o.types[t] <= 0 {
+					delete(o.types, t)
+				}
+			}
+		}
 		rest := o.by[id][:0]
 		for _, l := range o.by[id] {
 			if !containsListen(ls, l.effect) {
@@ -72,7 +107,10 @@ func containsListen(ls []openListen, effect string) bool {
 
 // deliveries returns the items that give an event to the opening listens
 // it matches.
-func (r *Runtime) openingDeliveries(ctx context.Context, env map[string]any, seq int64) []*item {
+func (r *Runtime) openingDeliveries(ctx context.Context, typ string, env map[string]any, seq int64) []*item {
+	if !r.opening.waitsFor(typ) {
+		return nil
+	}
 	r.opening.mu.Lock()
 	type cand struct {
 		id string
@@ -81,7 +119,12 @@ func (r *Runtime) openingDeliveries(ctx context.Context, env map[string]any, seq
 	var cands []cand
 	for id, ls := range r.opening.by {
 		for _, l := range ls {
-			cands = append(cands, cand{id, l})
+			for _, t := range l.types {
+				if t == typ || t == anyType {
+					cands = append(cands, cand{id, l})
+					break
+				}
+			}
 		}
 	}
 	r.opening.mu.Unlock()
