@@ -1,0 +1,429 @@
+// Command sqlitedrivers runs storeflow's SQLite workloads against three
+// database/sql drivers and prints median figures:
+//
+//	modernc  modernc.org/sqlite           SQLite translated from C to Go (cgo-free)
+//	mattn    github.com/mattn/go-sqlite3  the C amalgamation through cgo
+//	ncruces  github.com/ncruces/go-sqlite3 SQLite compiled to Wasm, translated to Go (cgo-free)
+//
+// `go run .` is the orchestrator: it builds one child binary per driver
+// (mattn and ncruces both register the database/sql name "sqlite3", so they
+// cannot share a program; a binary apiece also shows each driver's size and
+// whether it builds with CGO_ENABLED=0), then runs every child once per
+// round, the drivers interleaved, each workload on a fresh database.
+package main
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+)
+
+const modulePath = "github.com/storeflow/storeflow/bench/sqlitedrivers"
+
+var allDrivers = []string{"modernc", "mattn", "ncruces"}
+
+// cgoFor is how each driver's child is built: the cgo-free drivers with
+// CGO_ENABLED=0, which proves they need no C toolchain.
+var cgoFor = map[string]string{"modernc": "0", "mattn": "1", "ncruces": "0"}
+
+// result is one child's figures for one round.
+type result struct {
+	Driver      string            `json:"driver"`
+	Module      string            `json:"module"`
+	Run         int               `json:"run"`
+	Settings    map[string]string `json:"settings,omitempty"`
+	GroupCommit float64           `json:"group_commit_transitions_per_s"`
+	Singles     float64           `json:"single_commits_per_s"`
+	Reads       float64           `json:"reads_per_s"`
+	ReadUS      float64           `json:"read_latency_us"`
+	UnderReads  float64           `json:"group_commit_under_reads_transitions_per_s"`
+	Events      float64           `json:"event_append_events_per_s"`
+}
+
+func main() {
+	var sz sizes
+	child := flag.Bool("child", false, "internal: run the workloads once with the driver this binary was built with")
+	run := flag.Int("run", 1, "internal: the round a child runs")
+	runs := flag.Int("runs", 3, "rounds; each runs every workload once per driver on fresh databases")
+	drivers := flag.String("drivers", strings.Join(allDrivers, ","), "drivers to compare, comma-separated")
+	dir := flag.String("dir", "", "directory for the temporary databases (default: the system temp dir); use the disk storeflow's data would live on")
+	flag.IntVar(&sz.Instances, "instances", 4096, "instances preloaded before the group-commit workloads")
+	flag.IntVar(&sz.Batch, "batch", 256, "transitions per group-commit transaction")
+	flag.IntVar(&sz.Batches, "batches", 40, "group-commit transactions timed")
+	flag.IntVar(&sz.Readers, "readers", 4, "concurrent point readers in workload 3")
+	flag.IntVar(&sz.Singles, "singles", 2000, "single-event transactions timed")
+	flag.IntVar(&sz.EventBatch, "event-batch", 512, "events per append transaction")
+	flag.IntVar(&sz.EventBatches, "event-batches", 40, "append transactions timed")
+	flag.IntVar(&sz.ReadIdle, "read-idle", 4, "MaxIdleConns of the read pool (store/sqlite leaves database/sql's default, 2)")
+	flag.Parse()
+
+	if *child {
+		if err := runChild(*run, *dir, sz); err != nil {
+			fmt.Fprintln(os.Stderr, "sqlitedrivers:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := orchestrate(strings.Split(*drivers, ","), *runs, *dir, sz); err != nil {
+		fmt.Fprintln(os.Stderr, "sqlitedrivers:", err)
+		os.Exit(1)
+	}
+}
+
+// ---- child ----
+
+func runChild(run int, dir string, sz sizes) error {
+	if compiled == nil {
+		return errors.New("this binary has no driver: build it with -tags sqlitedrivers_<driver>, or use `go run .`")
+	}
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp(dir, "sqlitedrivers-"+compiled.name+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	res := result{Driver: compiled.name, Module: moduleVersion(compiled.module), Run: run}
+	n := 0
+	// fresh opens a new database file for one workload.
+	fresh := func(f func(s *db) error) error {
+		n++
+		s, err := openDB(ctx, compiled, filepath.Join(tmp, fmt.Sprintf("w%d.db", n)), sz.ReadIdle)
+		if err != nil {
+			return err
+		}
+		if res.Settings == nil {
+			if res.Settings, err = s.settings(ctx); err != nil {
+				_ = s.close()
+				return err
+			}
+		}
+		if err := f(s); err != nil {
+			_ = s.close()
+			return err
+		}
+		return s.close()
+	}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "  [run %d %-7s] "+format+"\n", append([]any{run, compiled.name}, args...)...)
+	}
+	if err := fresh(func(s *db) error {
+		g, err := groupCommit(ctx, s, sz, 0)
+		res.GroupCommit = g.Transitions
+		if err == nil {
+			err = checkCount(ctx, s.w.conn, "instances", sz.Instances+sz.Batches*sz.Batch/4)
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("group commit: %w", err)
+	}
+	logf("1 group commit         %10.0f transitions/s", res.GroupCommit)
+	if err := fresh(func(s *db) error {
+		var err error
+		res.Singles, err = singles(ctx, s, sz.Singles)
+		if err == nil {
+			err = checkCount(ctx, s.w.conn, "events", sz.Singles)
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("single transactions: %w", err)
+	}
+	logf("2 single transactions  %10.0f commits/s", res.Singles)
+	if err := fresh(func(s *db) error {
+		g, err := groupCommit(ctx, s, sz, sz.Readers)
+		res.Reads, res.ReadUS, res.UnderReads = g.Reads, g.ReadLatencyUS, g.Transitions
+		return err
+	}); err != nil {
+		return fmt.Errorf("reads during group commit: %w", err)
+	}
+	logf("3 reads, %d readers     %10.0f reads/s (%.0f µs each), writer %.0f transitions/s", sz.Readers, res.Reads, res.ReadUS, res.UnderReads)
+	if err := fresh(func(s *db) error {
+		var err error
+		res.Events, err = eventBatches(ctx, s, sz.EventBatches, sz.EventBatch)
+		if err == nil {
+			err = checkCount(ctx, s.w.conn, "events", sz.EventBatches*sz.EventBatch)
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("event append: %w", err)
+	}
+	logf("4 event append         %10.0f events/s", res.Events)
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// moduleVersion is "path version" of a dependency linked into this binary.
+func moduleVersion(path string) string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == path {
+				if d.Replace != nil {
+					d = d.Replace
+				}
+				return d.Path + " " + d.Version
+			}
+		}
+	}
+	return path
+}
+
+// ---- orchestrator ----
+
+type built struct {
+	driver string
+	bin    string
+	size   int64
+	static string // "static", "dynamic: libc.so.6 …", or "" when not ELF
+}
+
+func orchestrate(drivers []string, runs int, dir string, sz sizes) error {
+	mod, err := os.ReadFile("go.mod")
+	if err != nil || !bytes.Contains(mod, []byte("module "+modulePath+"\n")) {
+		return errors.New("run it from bench/sqlitedrivers (it builds the children from the module there)")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return fmt.Errorf("the go command is needed to build the children: %w", err)
+	}
+	binDir, err := os.MkdirTemp("", "sqlitedrivers-bin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(binDir)
+
+	skipped := map[string]string{}
+	var bins []built
+	for _, d := range drivers {
+		d = strings.TrimSpace(d)
+		if _, ok := cgoFor[d]; !ok {
+			return fmt.Errorf("unknown driver %q (want some of %s)", d, strings.Join(allDrivers, ","))
+		}
+		bin := filepath.Join(binDir, "sqlitedrivers-"+d)
+		cmd := exec.Command(goTool, "build", "-trimpath", "-tags", "sqlitedrivers_"+d, "-o", bin, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgoFor[d])
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		fmt.Fprintf(os.Stderr, "building %s (CGO_ENABLED=%s)\n", d, cgoFor[d])
+		if err := cmd.Run(); err != nil {
+			msg := fmt.Sprintf("build failed with CGO_ENABLED=%s: %s", cgoFor[d], lastLines(out.String(), 4))
+			fmt.Fprintf(os.Stderr, "SKIPPING %s: %s\n", d, msg)
+			skipped[d] = msg
+			continue
+		}
+		st, err := os.Stat(bin)
+		if err != nil {
+			return err
+		}
+		bins = append(bins, built{driver: d, bin: bin, size: st.Size(), static: linkage(bin)})
+	}
+	if len(bins) == 0 {
+		return errors.New("no driver could be built")
+	}
+
+	args := []string{"-child", "-dir", dir,
+		fmt.Sprint("-instances=", sz.Instances), fmt.Sprint("-batch=", sz.Batch), fmt.Sprint("-batches=", sz.Batches),
+		fmt.Sprint("-readers=", sz.Readers), fmt.Sprint("-singles=", sz.Singles),
+		fmt.Sprint("-event-batch=", sz.EventBatch), fmt.Sprint("-event-batches=", sz.EventBatches), fmt.Sprint("-read-idle=", sz.ReadIdle)}
+	results := map[string][]result{}
+	for r := 1; r <= runs; r++ {
+		fmt.Fprintf(os.Stderr, "round %d of %d\n", r, runs)
+		for _, b := range bins {
+			if _, ok := skipped[b.driver]; ok {
+				continue
+			}
+			cmd := exec.Command(b.bin, append(args, fmt.Sprint("-run=", r))...)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, os.Stderr
+			if err := cmd.Run(); err != nil {
+				msg := fmt.Sprintf("run %d failed: %v", r, err)
+				fmt.Fprintf(os.Stderr, "SKIPPING %s from now on: %s\n", b.driver, msg)
+				skipped[b.driver] = msg
+				delete(results, b.driver)
+				continue
+			}
+			var res result
+			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+				return fmt.Errorf("%s: reading its result: %w", b.driver, err)
+			}
+			results[b.driver] = append(results[b.driver], res)
+		}
+	}
+	report(os.Stdout, bins, results, skipped, runs, sz)
+	return nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// linkage says whether an ELF binary needs shared libraries.
+func linkage(bin string) string {
+	f, err := elf.Open(bin)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	libs, err := f.ImportedLibraries()
+	if err != nil {
+		return ""
+	}
+	if len(libs) == 0 {
+		return "static"
+	}
+	return "dynamic: " + strings.Join(libs, " ")
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+type metric struct {
+	key, title, unit string
+	get              func(result) float64
+}
+
+var metrics = []metric{
+	{"group_commit_transitions_per_s", "1 group commit", "transitions/s", func(r result) float64 { return r.GroupCommit }},
+	{"single_commits_per_s", "2 single-row tx", "commits/s", func(r result) float64 { return r.Singles }},
+	{"reads_per_s", "3 point reads (4 readers)", "reads/s", func(r result) float64 { return r.Reads }},
+	{"group_commit_under_reads_transitions_per_s", "3 writer meanwhile", "transitions/s", func(r result) float64 { return r.UnderReads }},
+	{"event_append_events_per_s", "4 event append", "events/s", func(r result) float64 { return r.Events }},
+}
+
+func report(w io.Writer, bins []built, results map[string][]result, skipped map[string]string, runs int, sz sizes) {
+	var names []string
+	for _, b := range bins {
+		if len(results[b.driver]) > 0 {
+			names = append(names, b.driver)
+		}
+	}
+	base := ""
+	if len(results["modernc"]) > 0 {
+		base = "modernc"
+	}
+	fmt.Fprintf(w, "\nmedian of %d runs; %s %s/%s, %d CPUs\n\n", runs, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(w, "| workload | unit |")
+	for _, n := range names {
+		fmt.Fprintf(w, " %s |", n)
+	}
+	fmt.Fprintf(w, "\n|---|---|")
+	for range names {
+		fmt.Fprintf(w, "---:|")
+	}
+	fmt.Fprintln(w)
+	medians := map[string]map[string]float64{}
+	for _, n := range names {
+		medians[n] = map[string]float64{}
+		for _, m := range metrics {
+			var xs []float64
+			for _, r := range results[n] {
+				xs = append(xs, m.get(r))
+			}
+			medians[n][m.key] = median(xs)
+		}
+	}
+	for _, m := range metrics {
+		fmt.Fprintf(w, "| %s | %s |", m.title, m.unit)
+		for _, n := range names {
+			v := medians[n][m.key]
+			if base != "" && n != base && medians[base][m.key] > 0 {
+				fmt.Fprintf(w, " %.0f (%.2fx) |", v, v/medians[base][m.key])
+			} else {
+				fmt.Fprintf(w, " %.0f |", v)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	sizeOf := map[string]built{}
+	for _, b := range bins {
+		sizeOf[b.driver] = b
+	}
+	fmt.Fprintf(w, "| binary size | MB |")
+	for _, n := range names {
+		fmt.Fprintf(w, " %.1f |", float64(sizeOf[n].size)/1e6)
+	}
+	fmt.Fprintf(w, "\n| build | |")
+	for _, n := range names {
+		fmt.Fprintf(w, " CGO_ENABLED=%s, %s |", cgoFor[n], sizeOf[n].static)
+	}
+	fmt.Fprintf(w, "\n| SQLite | |")
+	for _, n := range names {
+		fmt.Fprintf(w, " %s |", results[n][0].Settings["sqlite_version"])
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "\nper run (1 / 2 / 3 …):")
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, results[n][0].Module)
+		for _, m := range metrics {
+			var xs []string
+			for _, r := range results[n] {
+				xs = append(xs, fmt.Sprintf("%.0f", m.get(r)))
+			}
+			fmt.Fprintf(w, "    %-28s %s\n", m.title, strings.Join(xs, " / "))
+		}
+	}
+	for _, d := range allDrivers {
+		if msg, ok := skipped[d]; ok {
+			fmt.Fprintf(w, "  %-8s skipped: %s\n", d, msg)
+		}
+	}
+	fmt.Fprintln(w)
+
+	type driverLine struct {
+		Driver   string             `json:"driver"`
+		Module   string             `json:"module"`
+		SQLite   string             `json:"sqlite"`
+		CGO      bool               `json:"cgo"`
+		Linkage  string             `json:"linkage"`
+		Binary   int64              `json:"binary_bytes"`
+		Medians  map[string]float64 `json:"medians"`
+		Settings map[string]string  `json:"settings"`
+		Runs     []result           `json:"runs"`
+	}
+	line := struct {
+		Bench   string            `json:"bench"`
+		Date    string            `json:"date"`
+		Go      string            `json:"go"`
+		OS      string            `json:"os"`
+		CPUs    int               `json:"cpus"`
+		Runs    int               `json:"runs"`
+		Sizes   sizes             `json:"sizes"`
+		Drivers []driverLine      `json:"drivers"`
+		Skipped map[string]string `json:"skipped,omitempty"`
+	}{Bench: "sqlitedrivers", Date: time.Now().UTC().Format(time.RFC3339), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
+		CPUs: runtime.NumCPU(), Runs: runs, Sizes: sz, Skipped: skipped}
+	for _, n := range names {
+		runs := make([]result, len(results[n]))
+		for i, r := range results[n] {
+			r.Settings = nil // the same each run; given once per driver
+			runs[i] = r
+		}
+		line.Drivers = append(line.Drivers, driverLine{Driver: n, Module: results[n][0].Module, SQLite: results[n][0].Settings["sqlite_version"],
+			CGO: cgoFor[n] == "1", Linkage: sizeOf[n].static, Binary: sizeOf[n].size, Medians: medians[n], Settings: results[n][0].Settings, Runs: runs})
+	}
+	b, _ := json.Marshal(line)
+	fmt.Fprintln(w, string(b))
+}
