@@ -51,6 +51,16 @@ type result struct {
 	ReadUS      float64           `json:"read_latency_us"`
 	UnderReads  float64           `json:"group_commit_under_reads_transitions_per_s"`
 	Events      float64           `json:"event_append_events_per_s"`
+	// Process CPU µs per operation: the driver's cost with the waiting for
+	// disk and for other programs left out.
+	GroupCommitCPU float64 `json:"group_commit_cpu_us_per_transition"`
+	SinglesCPU     float64 `json:"single_cpu_us_per_commit"`
+	ReadsCPU       float64 `json:"reads_cpu_us_per_transition"` // writer and readers together, per transition
+	EventsCPU      float64 `json:"event_append_cpu_us_per_event"`
+	// Load is /proc/loadavg's 1-minute figure as the child ended: other
+	// programs on the machine, if well above the benchmark's own, make the
+	// wall-clock figures of that run unreliable.
+	Load string `json:"load,omitempty"`
 }
 
 func main() {
@@ -121,7 +131,7 @@ func runChild(run int, dir string, sz sizes) error {
 	}
 	if err := fresh(func(s *db) error {
 		g, err := groupCommit(ctx, s, sz, 0)
-		res.GroupCommit = g.Transitions
+		res.GroupCommit, res.GroupCommitCPU = g.Transitions, g.CPUUS
 		if err == nil {
 			err = checkCount(ctx, s.w.conn, "instances", sz.Instances+sz.Batches*sz.Batch/4)
 		}
@@ -129,10 +139,10 @@ func runChild(run int, dir string, sz sizes) error {
 	}); err != nil {
 		return fmt.Errorf("group commit: %w", err)
 	}
-	logf("1 group commit         %10.0f transitions/s", res.GroupCommit)
+	logf("1 group commit         %10.0f transitions/s (%.1f µs CPU each)", res.GroupCommit, res.GroupCommitCPU)
 	if err := fresh(func(s *db) error {
 		var err error
-		res.Singles, err = singles(ctx, s, sz.Singles)
+		res.Singles, res.SinglesCPU, err = singles(ctx, s, sz.Singles)
 		if err == nil {
 			err = checkCount(ctx, s.w.conn, "events", sz.Singles)
 		}
@@ -140,10 +150,10 @@ func runChild(run int, dir string, sz sizes) error {
 	}); err != nil {
 		return fmt.Errorf("single transactions: %w", err)
 	}
-	logf("2 single transactions  %10.0f commits/s", res.Singles)
+	logf("2 single transactions  %10.0f commits/s (%.1f µs CPU each)", res.Singles, res.SinglesCPU)
 	if err := fresh(func(s *db) error {
 		g, err := groupCommit(ctx, s, sz, sz.Readers)
-		res.Reads, res.ReadUS, res.UnderReads = g.Reads, g.ReadLatencyUS, g.Transitions
+		res.Reads, res.ReadUS, res.UnderReads, res.ReadsCPU = g.Reads, g.ReadLatencyUS, g.Transitions, g.CPUUS
 		return err
 	}); err != nil {
 		return fmt.Errorf("reads during group commit: %w", err)
@@ -151,7 +161,7 @@ func runChild(run int, dir string, sz sizes) error {
 	logf("3 reads, %d readers     %10.0f reads/s (%.0f µs each), writer %.0f transitions/s", sz.Readers, res.Reads, res.ReadUS, res.UnderReads)
 	if err := fresh(func(s *db) error {
 		var err error
-		res.Events, err = eventBatches(ctx, s, sz.EventBatches, sz.EventBatch)
+		res.Events, res.EventsCPU, err = eventBatches(ctx, s, sz.EventBatches, sz.EventBatch)
 		if err == nil {
 			err = checkCount(ctx, s.w.conn, "events", sz.EventBatches*sz.EventBatch)
 		}
@@ -159,7 +169,11 @@ func runChild(run int, dir string, sz sizes) error {
 	}); err != nil {
 		return fmt.Errorf("event append: %w", err)
 	}
-	logf("4 event append         %10.0f events/s", res.Events)
+	logf("4 event append         %10.0f events/s (%.1f µs CPU each)", res.Events, res.EventsCPU)
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		res.Load = strings.Fields(string(b))[0]
+		logf("load average %s", res.Load)
+	}
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
@@ -305,12 +319,24 @@ type metric struct {
 	get              func(result) float64
 }
 
+// format prints a rate whole and a CPU time to a tenth of a µs.
+func (m metric) format(v float64) string {
+	if strings.HasPrefix(m.unit, "µs") {
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
 var metrics = []metric{
 	{"group_commit_transitions_per_s", "1 group commit", "transitions/s", func(r result) float64 { return r.GroupCommit }},
 	{"single_commits_per_s", "2 single-row tx", "commits/s", func(r result) float64 { return r.Singles }},
 	{"reads_per_s", "3 point reads (4 readers)", "reads/s", func(r result) float64 { return r.Reads }},
 	{"group_commit_under_reads_transitions_per_s", "3 writer meanwhile", "transitions/s", func(r result) float64 { return r.UnderReads }},
 	{"event_append_events_per_s", "4 event append", "events/s", func(r result) float64 { return r.Events }},
+	{"group_commit_cpu_us_per_transition", "1 group commit, CPU", "µs/transition", func(r result) float64 { return r.GroupCommitCPU }},
+	{"single_cpu_us_per_commit", "2 single-row tx, CPU", "µs/commit", func(r result) float64 { return r.SinglesCPU }},
+	{"reads_cpu_us_per_transition", "3 reads + writer, CPU", "µs/transition", func(r result) float64 { return r.ReadsCPU }},
+	{"event_append_cpu_us_per_event", "4 event append, CPU", "µs/event", func(r result) float64 { return r.EventsCPU }},
 }
 
 func report(w io.Writer, bins []built, results map[string][]result, skipped map[string]string, runs int, sz sizes) {
@@ -324,7 +350,7 @@ func report(w io.Writer, bins []built, results map[string][]result, skipped map[
 	if len(results["modernc"]) > 0 {
 		base = "modernc"
 	}
-	fmt.Fprintf(w, "\nmedian of %d runs; %s %s/%s, %d CPUs\n\n", runs, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(w, "\nmedian of %d runs; %s %s/%s, %d CPUs; (x) is the ratio to modernc: above 1 is faster for rates, costlier for CPU µs\n\n", runs, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	fmt.Fprintf(w, "| workload | unit |")
 	for _, n := range names {
 		fmt.Fprintf(w, " %s |", n)
@@ -350,9 +376,9 @@ func report(w io.Writer, bins []built, results map[string][]result, skipped map[
 		for _, n := range names {
 			v := medians[n][m.key]
 			if base != "" && n != base && medians[base][m.key] > 0 {
-				fmt.Fprintf(w, " %.0f (%.2fx) |", v, v/medians[base][m.key])
+				fmt.Fprintf(w, " %s (%.2fx) |", m.format(v), v/medians[base][m.key])
 			} else {
-				fmt.Fprintf(w, " %.0f |", v)
+				fmt.Fprintf(w, " %s |", m.format(v))
 			}
 		}
 		fmt.Fprintln(w)
@@ -380,10 +406,15 @@ func report(w io.Writer, bins []built, results map[string][]result, skipped map[
 		for _, m := range metrics {
 			var xs []string
 			for _, r := range results[n] {
-				xs = append(xs, fmt.Sprintf("%.0f", m.get(r)))
+				xs = append(xs, m.format(m.get(r)))
 			}
 			fmt.Fprintf(w, "    %-28s %s\n", m.title, strings.Join(xs, " / "))
 		}
+		var loads []string
+		for _, r := range results[n] {
+			loads = append(loads, r.Load)
+		}
+		fmt.Fprintf(w, "    %-28s %s\n", "load average after the run", strings.Join(loads, " / "))
 	}
 	for _, d := range allDrivers {
 		if msg, ok := skipped[d]; ok {

@@ -216,6 +216,7 @@ func preload(ctx context.Context, w *writer, n, size int) (*instances, error) {
 
 type groupResult struct {
 	Transitions   float64 // transitions/s
+	CPUUS         float64 // process CPU µs per transition (readers' included)
 	Reads         float64 // reads/s, when readers ran
 	ReadLatencyUS float64 // mean µs per read
 }
@@ -279,14 +280,14 @@ func groupCommit(ctx context.Context, s *db, sz sizes, readers int) (groupResult
 	readersStarted.Wait() // every reader has its connection open
 
 	reads.Store(0)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	var werr error
 	for _, cs := range batches {
 		if werr = commitBatch(ctx, s.w, cs); werr != nil {
 			break
 		}
 	}
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	n := reads.Load()
 	close(stop)
 	wg.Wait()
@@ -296,7 +297,7 @@ func groupCommit(ctx context.Context, s *db, sz sizes, readers int) (groupResult
 	if readErr != nil {
 		return groupResult{}, readErr
 	}
-	res := groupResult{Transitions: float64(sz.Batches*sz.Batch) / elapsed.Seconds()}
+	res := groupResult{Transitions: float64(sz.Batches*sz.Batch) / elapsed.Seconds(), CPUUS: usPer(cpu, sz.Batches*sz.Batch)}
 	if readers > 0 {
 		res.Reads = float64(n) / elapsed.Seconds()
 		if n > 0 {
@@ -350,28 +351,33 @@ func appendEvents(ctx context.Context, w *writer, evs []event) error {
 	return w.commit(ctx)
 }
 
-// singles times n transactions of one event each: commits/s.
-func singles(ctx context.Context, s *db, n int) (float64, error) {
+// usPer is d in µs per one of n.
+func usPer(d time.Duration, n int) float64 { return float64(d.Microseconds()) / float64(n) }
+
+// singles times n transactions of one event each: commits/s, and CPU µs
+// per commit.
+func singles(ctx context.Context, s *db, n int) (float64, float64, error) {
 	evs := planEvents(0, n)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for i := range evs {
 		if err := appendEvents(ctx, s.w, evs[i:i+1]); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return float64(n) / time.Since(start).Seconds(), nil
+	return float64(n) / time.Since(start).Seconds(), usPer(cpuTime()-cpu0, n), nil
 }
 
-// eventBatches times n transactions of size events each: events/s.
-func eventBatches(ctx context.Context, s *db, n, size int) (float64, error) {
+// eventBatches times n transactions of size events each: events/s, and
+// CPU µs per event.
+func eventBatches(ctx context.Context, s *db, n, size int) (float64, float64, error) {
 	evs := planEvents(0, n*size)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for b := 0; b < n; b++ {
 		if err := appendEvents(ctx, s.w, evs[b*size:(b+1)*size]); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return float64(n*size) / time.Since(start).Seconds(), nil
+	return float64(n*size) / time.Since(start).Seconds(), usPer(cpuTime()-cpu0, n*size), nil
 }
 
 // checkCounts makes sure a workload wrote what it says it wrote.
