@@ -49,6 +49,7 @@ type result struct {
 	Singles     float64           `json:"single_commits_per_s"`
 	Reads       float64           `json:"reads_per_s"`
 	ReadUS      float64           `json:"read_latency_us"`
+	ReadShut    int64             `json:"read_conns_closed"` // by database/sql for want of an idle slot (see -read-idle)
 	UnderReads  float64           `json:"group_commit_under_reads_transitions_per_s"`
 	Events      float64           `json:"event_append_events_per_s"`
 	// Process CPU µs per operation: the driver's cost with the waiting for
@@ -61,6 +62,10 @@ type result struct {
 	// programs on the machine, if well above the benchmark's own, make the
 	// wall-clock figures of that run unreliable.
 	Load string `json:"load,omitempty"`
+	// Others is the share of all CPUs that other programs kept busy while
+	// this run's child ran (from /proc/stat); -1 if unknown. On a quiet
+	// machine it is near 0.
+	Others float64 `json:"others_cpu_share"`
 }
 
 func main() {
@@ -69,6 +74,7 @@ func main() {
 	run := flag.Int("run", 1, "internal: the round a child runs")
 	runs := flag.Int("runs", 3, "rounds; each runs every workload once per driver on fresh databases")
 	drivers := flag.String("drivers", strings.Join(allDrivers, ","), "drivers to compare, comma-separated")
+	quiet := flag.Duration("wait-quiet", 0, "before each child, wait up to this long for other programs to leave the CPUs idle (for shared machines)")
 	dir := flag.String("dir", "", "directory for the temporary databases (default: the system temp dir); use the disk storeflow's data would live on")
 	flag.IntVar(&sz.Instances, "instances", 4096, "instances preloaded before the group-commit workloads")
 	flag.IntVar(&sz.Batch, "batch", 256, "transitions per group-commit transaction")
@@ -87,7 +93,7 @@ func main() {
 		}
 		return
 	}
-	if err := orchestrate(strings.Split(*drivers, ","), *runs, *dir, sz); err != nil {
+	if err := orchestrate(strings.Split(*drivers, ","), *runs, *dir, *quiet, sz); err != nil {
 		fmt.Fprintln(os.Stderr, "sqlitedrivers:", err)
 		os.Exit(1)
 	}
@@ -153,12 +159,12 @@ func runChild(run int, dir string, sz sizes) error {
 	logf("2 single transactions  %10.0f commits/s (%.1f µs CPU each)", res.Singles, res.SinglesCPU)
 	if err := fresh(func(s *db) error {
 		g, err := groupCommit(ctx, s, sz, sz.Readers)
-		res.Reads, res.ReadUS, res.UnderReads, res.ReadsCPU = g.Reads, g.ReadLatencyUS, g.Transitions, g.CPUUS
+		res.Reads, res.ReadUS, res.UnderReads, res.ReadsCPU, res.ReadShut = g.Reads, g.ReadLatencyUS, g.Transitions, g.CPUUS, g.ReadConnsShut
 		return err
 	}); err != nil {
 		return fmt.Errorf("reads during group commit: %w", err)
 	}
-	logf("3 reads, %d readers     %10.0f reads/s (%.0f µs each), writer %.0f transitions/s", sz.Readers, res.Reads, res.ReadUS, res.UnderReads)
+	logf("3 reads, %d readers     %10.0f reads/s (%.0f µs each), writer %.0f transitions/s, %d read connections closed and reopened", sz.Readers, res.Reads, res.ReadUS, res.UnderReads, res.ReadShut)
 	if err := fresh(func(s *db) error {
 		var err error
 		res.Events, res.EventsCPU, err = eventBatches(ctx, s, sz.EventBatches, sz.EventBatch)
@@ -201,7 +207,7 @@ type built struct {
 	static string // "static", "dynamic: libc.so.6 …", or "" when not ELF
 }
 
-func orchestrate(drivers []string, runs int, dir string, sz sizes) error {
+func orchestrate(drivers []string, runs int, dir string, quiet time.Duration, sz sizes) error {
 	mod, err := os.ReadFile("go.mod")
 	if err != nil || !bytes.Contains(mod, []byte("module "+modulePath+"\n")) {
 		return errors.New("run it from bench/sqlitedrivers (it builds the children from the module there)")
@@ -256,10 +262,15 @@ func orchestrate(drivers []string, runs int, dir string, sz sizes) error {
 			if _, ok := skipped[b.driver]; ok {
 				continue
 			}
+			waitQuiet(quiet)
 			cmd := exec.Command(b.bin, append(args, fmt.Sprint("-run=", r))...)
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, os.Stderr
-			if err := cmd.Run(); err != nil {
+			others, err := othersShare(cmd)
+			if others >= 0 {
+				fmt.Fprintf(os.Stderr, "  [run %d %-7s] other programs used %.0f%% of the CPUs meanwhile\n", r, b.driver, others*100)
+			}
+			if err != nil {
 				msg := fmt.Sprintf("run %d failed: %v", r, err)
 				fmt.Fprintf(os.Stderr, "SKIPPING %s from now on: %s\n", b.driver, msg)
 				skipped[b.driver] = msg
@@ -270,6 +281,7 @@ func orchestrate(drivers []string, runs int, dir string, sz sizes) error {
 			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 				return fmt.Errorf("%s: reading its result: %w", b.driver, err)
 			}
+			res.Others = others
 			results[b.driver] = append(results[b.driver], res)
 		}
 	}
@@ -410,10 +422,12 @@ func report(w io.Writer, bins []built, results map[string][]result, skipped map[
 			}
 			fmt.Fprintf(w, "    %-28s %s\n", m.title, strings.Join(xs, " / "))
 		}
-		var loads []string
+		var loads, others []string
 		for _, r := range results[n] {
 			loads = append(loads, r.Load)
+			others = append(others, fmt.Sprintf("%.0f%%", r.Others*100))
 		}
+		fmt.Fprintf(w, "    %-28s %s\n", "others' share of the CPUs", strings.Join(others, " / "))
 		fmt.Fprintf(w, "    %-28s %s\n", "load average after the run", strings.Join(loads, " / "))
 	}
 	for _, d := range allDrivers {

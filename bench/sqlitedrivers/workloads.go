@@ -219,6 +219,7 @@ type groupResult struct {
 	CPUUS         float64 // process CPU µs per transition (readers' included)
 	Reads         float64 // reads/s, when readers ran
 	ReadLatencyUS float64 // mean µs per read
+	ReadConnsShut int64   // read connections closed for want of an idle slot
 }
 
 // groupCommit times sz.Batches transactions of sz.Batch transitions, with
@@ -280,6 +281,7 @@ func groupCommit(ctx context.Context, s *db, sz sizes, readers int) (groupResult
 	readersStarted.Wait() // every reader has its connection open
 
 	reads.Store(0)
+	shut0 := s.read.Stats().MaxIdleClosed
 	start, cpu0 := time.Now(), cpuTime()
 	var werr error
 	for _, cs := range batches {
@@ -289,6 +291,7 @@ func groupCommit(ctx context.Context, s *db, sz sizes, readers int) (groupResult
 	}
 	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	n := reads.Load()
+	shut := s.read.Stats().MaxIdleClosed - shut0
 	close(stop)
 	wg.Wait()
 	if werr != nil {
@@ -300,6 +303,7 @@ func groupCommit(ctx context.Context, s *db, sz sizes, readers int) (groupResult
 	res := groupResult{Transitions: float64(sz.Batches*sz.Batch) / elapsed.Seconds(), CPUUS: usPer(cpu, sz.Batches*sz.Batch)}
 	if readers > 0 {
 		res.Reads = float64(n) / elapsed.Seconds()
+		res.ReadConnsShut = shut
 		if n > 0 {
 			res.ReadLatencyUS = float64(readers) * elapsed.Seconds() * 1e6 / float64(n)
 		}
