@@ -74,6 +74,7 @@ func main() {
 	run := flag.Int("run", 1, "internal: the round a child runs")
 	runs := flag.Int("runs", 3, "rounds; each runs every workload once per driver on fresh databases")
 	drivers := flag.String("drivers", strings.Join(allDrivers, ","), "drivers to compare, comma-separated")
+	quietShare := flag.Float64("quiet-share", 0.10, "also print medians over only the runs in which other programs used at most this share of the CPUs")
 	quiet := flag.Duration("wait-quiet", 0, "before each child, wait up to this long for other programs to leave the CPUs idle (for shared machines)")
 	dir := flag.String("dir", "", "directory for the temporary databases (default: the system temp dir); use the disk storeflow's data would live on")
 	flag.IntVar(&sz.Instances, "instances", 4096, "instances preloaded before the group-commit workloads")
@@ -93,7 +94,7 @@ func main() {
 		}
 		return
 	}
-	if err := orchestrate(strings.Split(*drivers, ","), *runs, *dir, *quiet, sz); err != nil {
+	if err := orchestrate(strings.Split(*drivers, ","), *runs, *dir, *quiet, *quietShare, sz); err != nil {
 		fmt.Fprintln(os.Stderr, "sqlitedrivers:", err)
 		os.Exit(1)
 	}
@@ -207,7 +208,7 @@ type built struct {
 	static string // "static", "dynamic: libc.so.6 …", or "" when not ELF
 }
 
-func orchestrate(drivers []string, runs int, dir string, quiet time.Duration, sz sizes) error {
+func orchestrate(drivers []string, runs int, dir string, quiet time.Duration, quietShare float64, sz sizes) error {
 	mod, err := os.ReadFile("go.mod")
 	if err != nil || !bytes.Contains(mod, []byte("module "+modulePath+"\n")) {
 		return errors.New("run it from bench/sqlitedrivers (it builds the children from the module there)")
@@ -285,7 +286,7 @@ func orchestrate(drivers []string, runs int, dir string, quiet time.Duration, sz
 			results[b.driver] = append(results[b.driver], res)
 		}
 	}
-	report(os.Stdout, bins, results, skipped, runs, sz)
+	report(os.Stdout, bins, results, skipped, runs, quietShare, sz)
 	return nil
 }
 
@@ -331,38 +332,9 @@ type metric struct {
 	get              func(result) float64
 }
 
-// format prints a rate whole and a CPU time to a tenth of a µs.
-func (m metric) format(v float64) string {
-	if strings.HasPrefix(m.unit, "µs") {
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.0f", v)
-}
-
-var metrics = []metric{
-	{"group_commit_transitions_per_s", "1 group commit", "transitions/s", func(r result) float64 { return r.GroupCommit }},
-	{"single_commits_per_s", "2 single-row tx", "commits/s", func(r result) float64 { return r.Singles }},
-	{"reads_per_s", "3 point reads (4 readers)", "reads/s", func(r result) float64 { return r.Reads }},
-	{"group_commit_under_reads_transitions_per_s", "3 writer meanwhile", "transitions/s", func(r result) float64 { return r.UnderReads }},
-	{"event_append_events_per_s", "4 event append", "events/s", func(r result) float64 { return r.Events }},
-	{"group_commit_cpu_us_per_transition", "1 group commit, CPU", "µs/transition", func(r result) float64 { return r.GroupCommitCPU }},
-	{"single_cpu_us_per_commit", "2 single-row tx, CPU", "µs/commit", func(r result) float64 { return r.SinglesCPU }},
-	{"reads_cpu_us_per_transition", "3 reads + writer, CPU", "µs/transition", func(r result) float64 { return r.ReadsCPU }},
-	{"event_append_cpu_us_per_event", "4 event append, CPU", "µs/event", func(r result) float64 { return r.EventsCPU }},
-}
-
-func report(w io.Writer, bins []built, results map[string][]result, skipped map[string]string, runs int, sz sizes) {
-	var names []string
-	for _, b := range bins {
-		if len(results[b.driver]) > 0 {
-			names = append(names, b.driver)
-		}
-	}
-	base := ""
-	if len(results["modernc"]) > 0 {
-		base = "modernc"
-	}
-	fmt.Fprintf(w, "\nmedian of %d runs; %s %s/%s, %d CPUs; (x) is the ratio to modernc: above 1 is faster for rates, costlier for CPU µs\n\n", runs, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+// table prints the header and metric rows of a markdown table of medians
+// and returns them, by driver and metric key.
+func table(w io.Writer, names []string, base string, results map[string][]result) map[string]map[string]float64 {
 	fmt.Fprintf(w, "| workload | unit |")
 	for _, n := range names {
 		fmt.Fprintf(w, " %s |", n)
@@ -387,7 +359,11 @@ func report(w io.Writer, bins []built, results map[string][]result, skipped map[
 		fmt.Fprintf(w, "| %s | %s |", m.title, m.unit)
 		for _, n := range names {
 			v := medians[n][m.key]
-			if base != "" && n != base && medians[base][m.key] > 0 {
+			if len(results[n]) == 0 {
+				fmt.Fprintf(w, " – |")
+				continue
+			}
+			if base != "" && n != base && medians[base][m.key] > 0 && len(results[base]) > 0 {
 				fmt.Fprintf(w, " %s (%.2fx) |", m.format(v), v/medians[base][m.key])
 			} else {
 				fmt.Fprintf(w, " %s |", m.format(v))
@@ -395,6 +371,42 @@ func report(w io.Writer, bins []built, results map[string][]result, skipped map[
 		}
 		fmt.Fprintln(w)
 	}
+	return medians
+}
+
+// format prints a rate whole and a CPU time to a tenth of a µs.
+func (m metric) format(v float64) string {
+	if strings.HasPrefix(m.unit, "µs") {
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+var metrics = []metric{
+	{"group_commit_transitions_per_s", "1 group commit", "transitions/s", func(r result) float64 { return r.GroupCommit }},
+	{"single_commits_per_s", "2 single-row tx", "commits/s", func(r result) float64 { return r.Singles }},
+	{"reads_per_s", "3 point reads (4 readers)", "reads/s", func(r result) float64 { return r.Reads }},
+	{"group_commit_under_reads_transitions_per_s", "3 writer meanwhile", "transitions/s", func(r result) float64 { return r.UnderReads }},
+	{"event_append_events_per_s", "4 event append", "events/s", func(r result) float64 { return r.Events }},
+	{"group_commit_cpu_us_per_transition", "1 group commit, CPU", "µs/transition", func(r result) float64 { return r.GroupCommitCPU }},
+	{"single_cpu_us_per_commit", "2 single-row tx, CPU", "µs/commit", func(r result) float64 { return r.SinglesCPU }},
+	{"reads_cpu_us_per_transition", "3 reads + writer, CPU", "µs/transition", func(r result) float64 { return r.ReadsCPU }},
+	{"event_append_cpu_us_per_event", "4 event append, CPU", "µs/event", func(r result) float64 { return r.EventsCPU }},
+}
+
+func report(w io.Writer, bins []built, results map[string][]result, skipped map[string]string, runs int, quietShare float64, sz sizes) {
+	var names []string
+	for _, b := range bins {
+		if len(results[b.driver]) > 0 {
+			names = append(names, b.driver)
+		}
+	}
+	base := ""
+	if len(results["modernc"]) > 0 {
+		base = "modernc"
+	}
+	fmt.Fprintf(w, "\nmedian of %d runs; %s %s/%s, %d CPUs; (x) is the ratio to modernc: above 1 is faster for rates, costlier for CPU µs\n\n", runs, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	medians := table(w, names, base, results)
 	sizeOf := map[string]built{}
 	for _, b := range bins {
 		sizeOf[b.driver] = b
@@ -410,6 +422,33 @@ func report(w io.Writer, bins []built, results map[string][]result, skipped map[
 	fmt.Fprintf(w, "\n| SQLite | |")
 	for _, n := range names {
 		fmt.Fprintf(w, " %s |", results[n][0].Settings["sqlite_version"])
+	}
+	fmt.Fprintln(w)
+
+	// Other programs only ever slow a run down, so on a shared machine the
+	// runs they left alone are the ones to compare.
+	quietRuns := map[string][]result{}
+	for _, n := range names {
+		for _, r := range results[n] {
+			if r.Others >= 0 && r.Others <= quietShare {
+				quietRuns[n] = append(quietRuns[n], r)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nmedian of only the runs in which other programs used at most %.0f%% of the CPUs:\n\n", quietShare*100)
+	var quietMedians map[string]map[string]float64
+	if len(quietRuns) > 0 {
+		quietMedians = table(w, names, base, quietRuns)
+	} else {
+		fmt.Fprintf(w, "| workload | unit |")
+		for _, n := range names {
+			fmt.Fprintf(w, " %s |", n)
+		}
+		fmt.Fprintf(w, "\n|---|---|%s\n", strings.Repeat("---:|", len(names)))
+	}
+	fmt.Fprintf(w, "| quiet runs | of %d |", runs)
+	for _, n := range names {
+		fmt.Fprintf(w, " %d |", len(quietRuns[n]))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "\nper run (1 / 2 / 3 …):")
@@ -445,6 +484,8 @@ func report(w io.Writer, bins []built, results map[string][]result, skipped map[
 		Linkage  string             `json:"linkage"`
 		Binary   int64              `json:"binary_bytes"`
 		Medians  map[string]float64 `json:"medians"`
+		Quiet    map[string]float64 `json:"quiet_medians,omitempty"` // over the runs with others' share <= quiet_share
+		NQuiet   int                `json:"quiet_runs"`
 		Settings map[string]string  `json:"settings"`
 		Runs     []result           `json:"runs"`
 	}
@@ -455,11 +496,12 @@ func report(w io.Writer, bins []built, results map[string][]result, skipped map[
 		OS      string            `json:"os"`
 		CPUs    int               `json:"cpus"`
 		Runs    int               `json:"runs"`
+		QShare  float64           `json:"quiet_share"`
 		Sizes   sizes             `json:"sizes"`
 		Drivers []driverLine      `json:"drivers"`
 		Skipped map[string]string `json:"skipped,omitempty"`
 	}{Bench: "sqlitedrivers", Date: time.Now().UTC().Format(time.RFC3339), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
-		CPUs: runtime.NumCPU(), Runs: runs, Sizes: sz, Skipped: skipped}
+		CPUs: runtime.NumCPU(), Runs: runs, QShare: quietShare, Sizes: sz, Skipped: skipped}
 	for _, n := range names {
 		runs := make([]result, len(results[n]))
 		for i, r := range results[n] {
@@ -467,7 +509,7 @@ func report(w io.Writer, bins []built, results map[string][]result, skipped map[
 			runs[i] = r
 		}
 		line.Drivers = append(line.Drivers, driverLine{Driver: n, Module: results[n][0].Module, SQLite: results[n][0].Settings["sqlite_version"],
-			CGO: cgoFor[n] == "1", Linkage: sizeOf[n].static, Binary: sizeOf[n].size, Medians: medians[n], Settings: results[n][0].Settings, Runs: runs})
+			CGO: cgoFor[n] == "1", Linkage: sizeOf[n].static, Binary: sizeOf[n].size, Medians: medians[n], Quiet: quietMedians[n], NQuiet: len(quietRuns[n]), Settings: results[n][0].Settings, Runs: runs})
 	}
 	b, _ := json.Marshal(line)
 	fmt.Fprintln(w, string(b))
