@@ -61,6 +61,7 @@ func waitQuiet(limit time.Duration) {
 		return
 	}
 	deadline := time.Now().Add(limit)
+	var said time.Time
 	for {
 		b0, t0, ok := cpuTicks()
 		time.Sleep(3 * time.Second)
@@ -76,6 +77,9 @@ func waitQuiet(limit time.Duration) {
 			fmt.Fprintf(os.Stderr, "  machine still busy (%.0f%% of %d CPUs) after %s; running anyway\n", busy*100, runtime.NumCPU(), limit)
 			return
 		}
-		fmt.Fprintf(os.Stderr, "  waiting for a quiet machine: other programs use %.0f%% of the CPUs\n", busy*100)
+		if time.Since(said) >= 30*time.Second {
+			fmt.Fprintf(os.Stderr, "  waiting for a quiet machine: other programs use %.0f%% of the CPUs\n", busy*100)
+			said = time.Now()
+		}
 	}
 }

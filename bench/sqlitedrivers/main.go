@@ -85,7 +85,15 @@ func main() {
 	flag.IntVar(&sz.EventBatch, "event-batch", 512, "events per append transaction")
 	flag.IntVar(&sz.EventBatches, "event-batches", 40, "append transactions timed")
 	flag.IntVar(&sz.ReadIdle, "read-idle", 4, "MaxIdleConns of the read pool (store/sqlite leaves database/sql's default, 2)")
+	pool := flag.Bool("pool", false, "instead of measuring, read the JSON lines of earlier runs from the files named as arguments and print the medians of their quiet runs (see -quiet-share)")
 	flag.Parse()
+	if *pool {
+		if err := poolRuns(os.Stdout, flag.Args(), *quietShare); err != nil {
+			fmt.Fprintln(os.Stderr, "sqlitedrivers:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	if *child {
 		if err := runChild(*run, *dir, sz); err != nil {
@@ -513,4 +521,56 @@ func report(w io.Writer, bins []built, results map[string][]result, skipped map[
 	}
 	b, _ := json.Marshal(line)
 	fmt.Fprintln(w, string(b))
+}
+
+// poolRuns prints the medians of the quiet runs found in files of JSON
+// lines printed by earlier invocations.
+func poolRuns(w io.Writer, files []string, quietShare float64) error {
+	results := map[string][]result{}
+	var names []string
+	lines, total := 0, map[string]int{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(l, "{") {
+				continue
+			}
+			var line struct {
+				Drivers []struct {
+					Driver string   `json:"driver"`
+					Runs   []result `json:"runs"`
+				} `json:"drivers"`
+			}
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			lines++
+			for _, d := range line.Drivers {
+				if _, seen := total[d.Driver]; !seen {
+					names = append(names, d.Driver)
+				}
+				for _, r := range d.Runs {
+					total[d.Driver]++
+					if r.Others >= 0 && r.Others <= quietShare {
+						results[d.Driver] = append(results[d.Driver], r)
+					}
+				}
+			}
+		}
+	}
+	base := ""
+	if len(results["modernc"]) > 0 {
+		base = "modernc"
+	}
+	fmt.Fprintf(w, "median of the runs, among %d invocations, in which other programs used at most %.0f%% of the CPUs\n\n", lines, quietShare*100)
+	table(w, names, base, results)
+	fmt.Fprintf(w, "| quiet runs | |")
+	for _, n := range names {
+		fmt.Fprintf(w, " %d of %d |", len(results[n]), total[n])
+	}
+	fmt.Fprintln(w)
+	return nil
 }
