@@ -15,7 +15,7 @@ var compiled = &driverSpec{
 	sqlDrv: "sqlite",
 	dsn: func(path string, write bool) string {
 		p := url.Values{}
-		for _, v := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)", "foreign_keys(ON)"} {
+		for _, v := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)", "foreign_keys(ON)", "temp_store(MEMORY)"} {
 			p.Add("_pragma", v)
 		}
 		dsn := "file:" + path + "?" + p.Encode()

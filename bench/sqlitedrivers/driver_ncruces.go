@@ -11,7 +11,7 @@ var compiled = &driverSpec{
 	module: "github.com/ncruces/go-sqlite3",
 	sqlDrv: "sqlite3",
 	dsn: func(path string, write bool) string {
-		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)"
+		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)"
 		if write {
 			dsn += "&_txlock=immediate"
 		}

@@ -1,8 +1,9 @@
 package main
 
-// schema is store/sqlite/migrations/0001_init.sql followed by
-// 0002_cursors.sql, copied verbatim (this module cannot embed files of the
-// main module). Keep it in step when the migrations change.
+// schema is store/sqlite/migrations 0001 to 0005 as on main at 3a6a9b4, copied
+// verbatim and in order (this module cannot embed files of the main module;
+// migration 0004's Go step only backfills rows that a fresh database does
+// not have). Keep it in step when the migrations change.
 const schema = `
 CREATE TABLE workflows (
     namespace  TEXT NOT NULL,
@@ -90,4 +91,66 @@ CREATE TABLE cursors (
     seq  INTEGER NOT NULL
 );
 CREATE INDEX events_type ON events (type, seq);
+-- Partial matches of schedule.on.all: one open group per workflow version
+-- and correlation key; closed groups stay until the matcher has passed
+-- their events, so that a repeat of the log cannot open them again.
+CREATE TABLE start_groups (
+    id         TEXT PRIMARY KEY,
+    namespace  TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    corr_key   TEXT NOT NULL,
+    closed     INTEGER NOT NULL DEFAULT 0,
+    last_seq   INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX start_groups_open ON start_groups (namespace, name, version, corr_key) WHERE closed = 0;
+CREATE INDEX start_groups_closed ON start_groups (closed, last_seq);
+CREATE INDEX start_groups_workflow ON start_groups (namespace, name, created_at);
+
+CREATE TABLE start_events (
+    group_id  TEXT NOT NULL,
+    slot      INTEGER NOT NULL,
+    namespace TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    source    TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    envelope  BLOB NOT NULL,
+    PRIMARY KEY (group_id, slot),
+    UNIQUE (namespace, name, source, id)
+);
+-- Work is divided into slots that nodes lease (see store.Slots). Timers and
+-- outbox rows carry their instance's slot so that a node reads only its
+-- own; rows from before this migration are given theirs by the Go step
+-- that follows it (store.SlotOf).
+ALTER TABLE timers ADD COLUMN slot INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE outbox ADD COLUMN slot INTEGER NOT NULL DEFAULT -1;
+
+CREATE TABLE slots (
+    slot       INTEGER PRIMARY KEY,
+    owner      TEXT NOT NULL DEFAULT '',
+    fence      INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER NOT NULL DEFAULT 0
+);
+-- Matcher positions live apart from the leases, so that saving them never
+-- waits on the fence checks of commits.
+CREATE TABLE slot_cursors (
+    slot   INTEGER PRIMARY KEY,
+    cursor INTEGER NOT NULL DEFAULT 0
+);
+-- Every slot starts where the single matcher had got to.
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 63)
+INSERT INTO slots (slot) SELECT i FROM n;
+INSERT INTO slot_cursors (slot, cursor) SELECT slot, COALESCE((SELECT seq FROM cursors WHERE name = 'matcher'), 0) FROM slots;
+
+CREATE TABLE nodes (
+    id         TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+-- Retention deletes events and history older than a cutoff in small
+-- batches (Store.Prune); these indexes let each batch find its rows without
+-- scanning the tables.
+CREATE INDEX events_received ON events (received_at);
+CREATE INDEX history_time ON history (time);
 `

@@ -14,7 +14,8 @@ type driverSpec struct {
 	sqlDrv string // database/sql driver name
 	// dsn gives the data source name of the database file at path with
 	// the pragmas store/sqlite sets: WAL, busy_timeout 10 s,
-	// synchronous FULL, foreign keys on; write adds an immediate _txlock.
+	// synchronous FULL, foreign keys on, temp_store MEMORY; write adds an
+	// immediate _txlock.
 	dsn func(path string, write bool) string
 }
 
@@ -61,8 +62,15 @@ func (s *db) migrate(ctx context.Context) error {
 	}
 	defer func() { _ = tx.Rollback() }()
 	// One statement per Exec: not every driver runs several in one call
-	// when it is given none or some arguments.
-	for _, stmt := range strings.Split(schema, ";") {
+	// when it is given none or some arguments. Comment lines go first, as
+	// some hold a semicolon.
+	var ddl []string
+	for _, l := range strings.Split(schema, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+			ddl = append(ddl, l)
+		}
+	}
+	for _, stmt := range strings.Split(strings.Join(ddl, "\n"), ";") {
 		if strings.TrimSpace(stmt) == "" {
 			continue
 		}
@@ -115,7 +123,7 @@ func (s *db) settings(ctx context.Context) (map[string]string, error) {
 		}
 		out["read."+p] = v
 	}
-	want := map[string]string{"write.journal_mode": "wal", "write.synchronous": "2", "write.busy_timeout": "10000", "write.foreign_keys": "1", "read.journal_mode": "wal", "read.busy_timeout": "10000"}
+	want := map[string]string{"write.journal_mode": "wal", "write.synchronous": "2", "write.busy_timeout": "10000", "write.foreign_keys": "1", "write.temp_store": "2", "read.journal_mode": "wal", "read.busy_timeout": "10000"}
 	for k, w := range want {
 		if !strings.EqualFold(out[k], w) {
 			return out, fmt.Errorf("%s is %q, want %q: the DSN did not set it", k, out[k], w)

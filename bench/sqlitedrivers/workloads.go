@@ -22,7 +22,7 @@ const (
 	qMaxHistory     = `SELECT COALESCE(MAX(seq), 0) FROM history WHERE instance_id = ?`
 	qInsertHistory  = `INSERT INTO history (instance_id, seq, time, type, task, data) VALUES (?, ?, ?, ?, ?, ?)`
 	qDeleteTimer    = `DELETE FROM timers WHERE id = ?`
-	qInsertTimer    = `INSERT INTO timers (id, instance_id, due) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET due = excluded.due`
+	qInsertTimer    = `INSERT INTO timers (id, instance_id, due, slot) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET due = excluded.due`
 	qAppendEvent    = `INSERT INTO events (id, source, type, subject, time, envelope, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (source, id) DO NOTHING`
 	qGetInstance = `SELECT id, namespace, name, version, status, state, rev, trigger_key, created_at, updated_at FROM instances WHERE id = ?`
@@ -185,7 +185,8 @@ func applyChange(ctx context.Context, w *writer, c *change) error {
 			return err
 		}
 	}
-	if _, err := w.exec(ctx, qInsertTimer, c.newTimer, c.id, now+int64(time.Hour)); err != nil {
+	// The slot is store.SlotOf(id) in storeflow; any stable 0..63 does here.
+	if _, err := w.exec(ctx, qInsertTimer, c.newTimer, c.id, now+int64(time.Hour), c.idx%64); err != nil {
 		return err
 	}
 	_, err = w.exec(ctx, `RELEASE change`)
