@@ -7,9 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -34,11 +31,7 @@ func TestClusterSurvivesNodeAndConnectionLoss(t *testing.T) {
 	// Connections say whose they are, so that the test cuts only its own.
 	app := "storeflow-" + schema
 	url += "&application_name=" + app
-	bin := filepath.Join(t.TempDir(), "storeflow")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
-
+	bin := buildBinary(t)
 	rec := newSink()
 	sink := httptest.NewServer(rec)
 	defer sink.Close()

@@ -144,6 +144,15 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// buildBinary builds the storeflow command for tests that run it.
+func buildBinary(t *testing.T) string {
+	bin := filepath.Join(t.TempDir(), "storeflow")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+	return bin
+}
+
 func freeAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -204,11 +213,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Skip("starts and kills real server processes")
 	}
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "storeflow")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
-
+	bin := buildBinary(t)
 	rec := newSink()
 	sink := httptest.NewServer(rec)
 	defer sink.Close()
