@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -129,8 +130,15 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 		}
 		var events []store.Event
 		var err error
+		var head int64 // the log's end before the read
 		if pos >= 0 {
-			events, err = r.st.ReadEvents(ctx, pos, "", 512)
+			// Only the types something may want are read: most of a busy log
+			// (lifecycle events, say) concerns nobody, and reading it whole
+			// had the matcher fall behind. A listen that opens later looks
+			// back for its types itself.
+			if head, err = r.st.LastEventSeq(ctx); err == nil {
+				events, err = r.st.ReadEventsOfTypes(ctx, pos, r.wantedTypes(), 512)
+			}
 			if err != nil && ctx.Err() == nil {
 				r.log.Error("read events", "err", err)
 			}
@@ -164,6 +172,10 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 			}
 			retries = 0
 			pos = events[len(events)-1].Seq
+			if len(events) < 512 {
+				// Every wanted event up to head was in this read.
+				pos = max(pos, head)
+			}
 			r.matched.Store(pos)
 			// Saving the position costs a disk flush; doing it at most a few
 			// times a second keeps it off the path of every event. A crash
@@ -173,6 +185,11 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 				saved, savedPos = time.Now(), pos
 			}
 			continue
+		}
+		if err == nil && pos >= 0 && head > pos {
+			// Nothing wanted up to the log's end: pass over the rest.
+			pos = head
+			r.matched.Store(pos)
 		}
 		if pos != savedPos && pos >= 0 {
 			save(pos)
@@ -337,6 +354,30 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 			}
 		}
 	}
+}
+
+// wantedTypes lists the event types some trigger, listen (committed or
+// opening), until condition or command may want, or nil when any type may
+// be wanted.
+func (r *Runtime) wantedTypes() []string {
+	if len(r.defs.untilScheduled()) > 0 || r.opening.waitsFor(anyType) {
+		return nil
+	}
+	if _, ok := r.listened.Load(anyType); ok {
+		return nil
+	}
+	types := r.defs.triggerTypes()
+	if slices.Contains(types, anyType) {
+		return nil
+	}
+	types = append(types, commandType)
+	r.listened.Range(func(k, _ any) bool {
+		types = append(types, k.(string))
+		return true
+	})
+	types = append(types, r.opening.typeList()...)
+	slices.Sort(types)
+	return slices.Compact(types)
 }
 
 // mayConcern tells, without decoding it, whether an event of a type can

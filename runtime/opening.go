@@ -41,6 +41,17 @@ func listenTypes(sub *engine.Subscription) []string {
 	return out
 }
 
+// typeList returns the event types opening listens wait for.
+func (o *openings) typeList() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]string, 0, len(o.types))
+	for t := range o.types {
+		out = append(out, t)
+	}
+	return out
+}
+
 // waitsFor reports whether an opening listen may want an event of typ.
 func (o *openings) waitsFor(typ string) bool {
 	o.mu.Lock()

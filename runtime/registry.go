@@ -156,6 +156,17 @@ func shapeID(typ string, sh shape) string {
 	return id
 }
 
+// triggerTypes lists the event types that start some workflow.
+func (g *registry) triggerTypes() []string {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	out := make([]string, 0, len(g.triggers))
+	for t := range g.triggers {
+		out = append(out, t)
+	}
+	return out
+}
+
 func (g *registry) triggersFor(eventType string) []*dsl.Workflow {
 	g.mu.RLock()
 	defer g.mu.RUnlock()

@@ -200,6 +200,12 @@ type Store interface {
 	// ReadEvents returns logged events after a sequence number, in order;
 	// with eventType set, only events of that type.
 	ReadEvents(ctx context.Context, afterSeq int64, eventType string, limit int) ([]Event, error)
+	// LastEventSeq returns the highest sequence number logged (0: none).
+	// Every event up to it is visible to reads that follow.
+	LastEventSeq(ctx context.Context) (int64, error)
+	// ReadEventsOfTypes returns logged events of the given types (nil: of
+	// any type; empty: none) after a sequence number, in order.
+	ReadEventsOfTypes(ctx context.Context, afterSeq int64, types []string, limit int) ([]Event, error)
 	// Cursor returns the position a named reader of the log has reached.
 	Cursor(ctx context.Context, name string) (int64, error)
 	// SetCursor records a reader's position.

@@ -413,9 +413,30 @@ func appendEvents(ctx context.Context, q querier, events []store.Event) ([]store
 
 // ReadEvents returns events after a sequence number, in order.
 func (s *Store) ReadEvents(ctx context.Context, afterSeq int64, eventType string, limit int) ([]store.Event, error) {
-	query, args := `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, []any{afterSeq, limit}
+	var types []string
 	if eventType != "" {
-		query, args = `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE type = $3 AND seq > $1 ORDER BY seq LIMIT $2`, []any{afterSeq, limit, eventType}
+		types = []string{eventType}
+	}
+	return s.ReadEventsOfTypes(ctx, afterSeq, types, limit)
+}
+
+// LastEventSeq returns the highest sequence number logged. Appends commit
+// in sequence order (eventLogLock), so every event below it is visible.
+func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seq)
+	return seq, err
+}
+
+// ReadEventsOfTypes returns events of the given types (nil: all) after a
+// sequence number, in order.
+func (s *Store) ReadEventsOfTypes(ctx context.Context, afterSeq int64, types []string, limit int) ([]store.Event, error) {
+	query, args := `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, []any{afterSeq, limit}
+	if types != nil {
+		if len(types) == 0 {
+			return nil, nil
+		}
+		query, args = `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE type = ANY($3) AND seq > $1 ORDER BY seq LIMIT $2`, []any{afterSeq, limit, types}
 	}
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {

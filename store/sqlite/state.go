@@ -53,9 +53,34 @@ func appendEvent(ctx context.Context, tx execer, ev store.Event) (store.Event, e
 
 // ReadEvents returns events after a sequence number, in order.
 func (s *Store) ReadEvents(ctx context.Context, afterSeq int64, eventType string, limit int) ([]store.Event, error) {
-	query, args := `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, []any{afterSeq, limit}
+	var types []string
 	if eventType != "" {
-		query, args = `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE type = ? AND seq > ? ORDER BY seq LIMIT ?`, []any{eventType, afterSeq, limit}
+		types = []string{eventType}
+	}
+	return s.ReadEventsOfTypes(ctx, afterSeq, types, limit)
+}
+
+// LastEventSeq returns the highest sequence number logged.
+func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seq)
+	return seq, err
+}
+
+// ReadEventsOfTypes returns events of the given types (nil: all) after a
+// sequence number, in order.
+func (s *Store) ReadEventsOfTypes(ctx context.Context, afterSeq int64, types []string, limit int) ([]store.Event, error) {
+	query, args := `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, []any{afterSeq, limit}
+	if types != nil {
+		if len(types) == 0 {
+			return nil, nil
+		}
+		args = []any{}
+		for _, t := range types {
+			args = append(args, t)
+		}
+		args = append(args, afterSeq, limit)
+		query = `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE type IN (?` + strings.Repeat(", ?", len(types)-1) + `) AND seq > ? ORDER BY seq LIMIT ?`
 	}
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {

@@ -127,6 +127,23 @@ func testEvents(t *testing.T, s store.Store) {
 	require.Len(t, typed, 1)
 	require.Equal(t, "2", typed[0].ID)
 
+	// Reading by several types keeps the log's order and skips the rest.
+	mixed, err := s.ReadEventsOfTypes(ctx, 0, []string{"checkout.started", "order.paid"}, 10)
+	require.NoError(t, err)
+	require.Len(t, mixed, 3)
+	require.Equal(t, []string{"order.paid", "order.paid", "checkout.started"}, []string{mixed[0].Type, mixed[1].Type, mixed[2].Type})
+	require.Less(t, mixed[0].Seq, mixed[1].Seq)
+	require.Less(t, mixed[1].Seq, mixed[2].Seq)
+	none, err := s.ReadEventsOfTypes(ctx, 0, []string{}, 10)
+	require.NoError(t, err)
+	require.Empty(t, none)
+	all, err := s.ReadEventsOfTypes(ctx, 0, nil, 10)
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	last, err := s.LastEventSeq(ctx)
+	require.NoError(t, err)
+	require.Equal(t, all[2].Seq, last)
+
 	// A batch is logged in its order.
 	var batch []store.Event
 	for i := range 50 {
