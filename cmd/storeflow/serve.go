@@ -125,6 +125,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	var st store.Store
 	path := filepath.Join(cfg.dataDir, "storeflow.db")
 	node := cfg.node
+	if node == "" && cfg.storeURL == "" {
+		node = "local" // alone on its SQLite file
+	}
 	if cfg.storeURL != "" {
 		if node == "" {
 			host, _ := os.Hostname()
