@@ -436,7 +436,12 @@ func (s *Store) ReadEventsOfTypes(ctx context.Context, afterSeq int64, types []s
 		if len(types) == 0 {
 			return nil, nil
 		}
-		query, args = `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE type = ANY($3) AND seq > $1 ORDER BY seq LIMIT $2`, []any{afterSeq, limit, types}
+		// One ordered index scan per type, each stopping at limit: a single
+		// `type = ANY` scan gathers every row of those types before sorting.
+		query, args = `SELECT seq, id, source, type, subject, time, envelope, received_at FROM unnest($3::text[]) AS t(typ)
+			CROSS JOIN LATERAL (SELECT seq, id, source, type, subject, time, envelope, received_at FROM events
+				WHERE type = t.typ AND seq > $1 ORDER BY seq LIMIT $2) e
+			ORDER BY seq LIMIT $2`, []any{afterSeq, limit, types}
 	}
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {

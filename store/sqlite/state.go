@@ -75,12 +75,15 @@ func (s *Store) ReadEventsOfTypes(ctx context.Context, afterSeq int64, types []s
 		if len(types) == 0 {
 			return nil, nil
 		}
+		// One ordered index scan per type, each stopping at limit.
 		args = []any{}
-		for _, t := range types {
-			args = append(args, t)
+		parts := make([]string, len(types))
+		for i, t := range types {
+			parts[i] = `SELECT * FROM (SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE type = ? AND seq > ? ORDER BY seq LIMIT ?)`
+			args = append(args, t, afterSeq, limit)
 		}
-		args = append(args, afterSeq, limit)
-		query = `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE type IN (?` + strings.Repeat(", ?", len(types)-1) + `) AND seq > ? ORDER BY seq LIMIT ?`
+		args = append(args, limit)
+		query = strings.Join(parts, " UNION ALL ") + ` ORDER BY seq LIMIT ?`
 	}
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
