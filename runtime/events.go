@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -489,29 +488,16 @@ func (r *Runtime) lookBack(ctx context.Context, wf *dsl.Workflow, tr *engine.Tra
 			continue
 		}
 		sub := e.Subscription
-		types := map[string]bool{}
-		for _, f := range append(append([]engine.EventMatch{}, sub.Filters...), sub.Until...) {
-			types[matchType(f)] = true
+		types := listenTypes(sub)
+		limit := 1000 * len(types)
+		if slices.Contains(types, anyType) {
+			types = nil // any event may do
 		}
-		if len(sub.Filters) == 0 {
-			types[anyType] = true
+		events, err := r.st.ReadEventsOfTypes(ctx, in.LogSeq, types, limit)
+		if err != nil {
+			return fmt.Errorf("look back for events: %w", err)
 		}
-		var events []store.Event
-		for typ := range types {
-			if typ == anyType {
-				typ = ""
-			}
-			evs, err := r.st.ReadEvents(ctx, in.LogSeq, typ, 1000)
-			if err != nil {
-				return fmt.Errorf("look back for events: %w", err)
-			}
-			events = append(events, evs...)
-		}
-		sort.Slice(events, func(a, b int) bool { return events[a].Seq < events[b].Seq })
-		for k, ev := range events {
-			if k > 0 && events[k-1].Seq == ev.Seq {
-				continue
-			}
+		for _, ev := range events {
 			c, ok := r.match1(ctx, wf, sub, e.ID, decodeEvent(ev))
 			if !ok {
 				continue

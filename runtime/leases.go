@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -100,18 +102,18 @@ func (l *leases) list() []int {
 func (l *leases) drain(share int, cutoff time.Time) []int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var active []store.Lease
-	for _, s := range l.slots {
-		if _, draining := l.draining[s]; !draining {
-			active = append(active, store.Lease{Slot: s})
-		}
-	}
 	if len(l.slots) <= share {
 		// Nodes left meanwhile: keep what is still held.
 		clear(l.draining)
 		return nil
 	}
 	if excess := len(l.slots) - share - len(l.draining); excess > 0 {
+		var active []store.Lease
+		for _, s := range l.slots {
+			if _, draining := l.draining[s]; !draining {
+				active = append(active, store.Lease{Slot: s})
+			}
+		}
 		_, extra := store.Rebalance(active, len(active)-excess)
 		for _, x := range extra {
 			l.draining[x.Slot] = time.Now()
@@ -135,21 +137,13 @@ func (l *leases) released(slots []int) {
 		delete(l.held, s)
 		delete(l.draining, s)
 	}
-	l.slots = l.slots[:0]
-	for s := range l.held {
-		l.slots = append(l.slots, s)
-	}
-	sort.Ints(l.slots)
+	l.slots = slices.Sorted(maps.Keys(l.held))
 }
 
 func (l *leases) snapshot() map[int]int64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	m := make(map[int]int64, len(l.held))
-	for s, f := range l.held {
-		m[s] = f
-	}
-	return m
+	return maps.Clone(l.held)
 }
 
 // update installs the leases a claim returned and reports what changed.
@@ -179,11 +173,7 @@ func (l *leases) update(ls []store.Lease, until time.Time) (gained, lost []int) 
 		}
 	}
 	l.held = next
-	l.slots = l.slots[:0]
-	for s := range next {
-		l.slots = append(l.slots, s)
-	}
-	sort.Ints(l.slots)
+	l.slots = slices.Sorted(maps.Keys(next))
 	l.validUntil = until
 	if len(gained) > 0 {
 		for {
@@ -201,7 +191,7 @@ func (l *leases) update(ls []store.Lease, until time.Time) (gained, lost []int) 
 func (r *Runtime) claimSlots(ctx context.Context) error {
 	var g store.Grant
 	var err error
-	began := time.Now()
+	var began time.Time
 	// A connection that broke (the database restarted, a backend was
 	// terminated) fails one attempt; the pool gives a fresh one to the
 	// next. Renewing promptly matters more than anything else here.

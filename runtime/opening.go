@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/storeflow/storeflow/dsl"
@@ -30,6 +31,8 @@ type openListen struct {
 	types  []string
 }
 
+// listenTypes lists, once each, the event types a listen waits for
+// (anyType for a filter without one, or for a listen to any event).
 func listenTypes(sub *engine.Subscription) []string {
 	var out []string
 	for _, f := range append(append([]engine.EventMatch{}, sub.Filters...), sub.Until...) {
@@ -38,7 +41,8 @@ func listenTypes(sub *engine.Subscription) []string {
 	if len(sub.Filters) == 0 {
 		out = append(out, anyType)
 	}
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // typeList returns the event types opening listens wait for.

@@ -549,11 +549,8 @@ func (r *Runtime) afterCommit(ctx context.Context, wf *dsl.Workflow, in *engine.
 		case engine.EffectEmit:
 			wakeMatcher = true
 		case engine.EffectSubscribe:
-			for _, f := range append(append([]engine.EventMatch{}, e.Subscription.Filters...), e.Subscription.Until...) {
-				r.listened.Store(matchType(f), true)
-			}
-			if len(e.Subscription.Filters) == 0 {
-				r.listened.Store(anyType, true)
+			for _, t := range listenTypes(e.Subscription) {
+				r.listened.Store(t, true)
 			}
 			r.defs.noteListens(wf)
 		}
