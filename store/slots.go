@@ -133,3 +133,20 @@ func Rebalance(held []Lease, want int) (keep, release []Lease) {
 	}
 	return sorted[:want], sorted[want:]
 }
+
+// SplitHeld splits the slots a node owns in the store into the leases it
+// still holds (the fence it knows is current) and the stale ones, owned
+// under another fence by an earlier process of the same node: those are
+// taken afresh, so that process (if it still runs) is fenced out. stale is
+// never nil.
+func SplitHeld(owned []Lease, known map[int]int64) (current []Lease, stale []int) {
+	stale = []int{}
+	for _, l := range owned {
+		if f, ok := known[l.Slot]; ok && f == l.Fence {
+			current = append(current, l)
+		} else {
+			stale = append(stale, l.Slot)
+		}
+	}
+	return current, stale
+}

@@ -60,3 +60,13 @@ func TestSlotMask(t *testing.T) {
 	require.Equal(t, int64(0b101), store.SlotMask([]int{0, 2, 99}))
 	require.Less(t, store.SlotMask([]int{63}), int64(0))
 }
+
+func TestSplitHeld(t *testing.T) {
+	t.Parallel()
+	owned := []store.Lease{{Slot: 1, Fence: 3}, {Slot: 2, Fence: 5}, {Slot: 4, Fence: 1}}
+	current, stale := store.SplitHeld(owned, map[int]int64{1: 3, 2: 4})
+	require.Equal(t, []store.Lease{{Slot: 1, Fence: 3}}, current)
+	require.Equal(t, []int{2, 4}, stale, "another fence, or not known: stale")
+	_, stale = store.SplitHeld(nil, nil)
+	require.NotNil(t, stale)
+}

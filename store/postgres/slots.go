@@ -71,20 +71,10 @@ func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, e
 	if err != nil {
 		return nil, 0, err
 	}
-	// Leases held under the fence the node knows are renewed; its slots
-	// under another fence belonged to an earlier process and are taken
-	// afresh, so that process (if it still runs) is fenced out.
-	var held []store.Lease
-	stale := []int{} // never nil: NULL arrays make ANY() NULL, not false
-	for _, l := range owned {
-		if f, ok := c.Held[l.Slot]; ok && f == l.Fence {
-			held = append(held, l)
-		} else {
-			stale = append(stale, l.Slot)
-		}
-	}
+	// Stale slots are let go here and taken again below, first of all,
+	// under new fences. stale is never nil: NULL arrays make ANY() NULL.
+	keep, stale := store.SplitHeld(owned, c.Held)
 	want := store.FairShare(live)
-	keep := held
 	if len(stale) > 0 {
 		if _, err := tx.Exec(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE slot = ANY($1) AND owner = $2`, stale, c.Node); err != nil {
 			return nil, 0, err

@@ -69,19 +69,10 @@ func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, e
 	if err != nil {
 		return nil, 0, err
 	}
-	// Leases held under the fence the node knows are renewed; its slots
-	// under another fence belonged to an earlier process and are taken
-	// afresh, so that process (if it still runs) is fenced out.
-	var held, stale []store.Lease
-	for _, l := range owned {
-		if f, ok := c.Held[l.Slot]; ok && f == l.Fence {
-			held = append(held, l)
-		} else {
-			stale = append(stale, l)
-		}
-	}
+	// Stale slots (see store.SplitHeld) are taken again first, under new
+	// fences, or let go below.
+	keep, stale := store.SplitHeld(owned, c.Held)
 	share := store.FairShare(live)
-	keep := held
 	for _, l := range keep {
 		if _, err := tx.ExecContext(ctx, `UPDATE slots SET expires_at = ? WHERE slot = ?`, expires, l.Slot); err != nil {
 			return nil, 0, err
@@ -112,9 +103,9 @@ func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, e
 		}
 	}
 	// Stale slots of this node not taken again are let go.
-	for _, l := range stale {
-		if !containsSlot(out, l.Slot) {
-			if _, err := tx.ExecContext(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE slot = ? AND owner = ?`, l.Slot, c.Node); err != nil {
+	for _, slot := range stale {
+		if !containsSlot(out, slot) {
+			if _, err := tx.ExecContext(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE slot = ? AND owner = ?`, slot, c.Node); err != nil {
 				return nil, 0, err
 			}
 		}
