@@ -282,7 +282,7 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 		// schedule.on.all groups of a workflow are all kept by the node
 		// holding the workflow's slot.
 		if wf.Schedule.On.All != nil {
-			if !r.leases.ownsSlot(keySlot(wf.Document.Namespace + "/" + wf.Document.Name + "\x00all")) {
+			if !r.leases.ownsSlot(triggerSlot(wf, "all")) {
 				continue
 			}
 			started, err := r.matchAll(ctx, wf, ev, env, hand)
@@ -298,7 +298,7 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 			continue
 		}
 		trigger := "event:" + ev.Source + "/" + ev.ID
-		slot := keySlot(wf.Document.Namespace + "/" + wf.Document.Name + "\x00" + trigger)
+		slot := triggerSlot(wf, trigger)
 		if !r.leases.ownsSlot(slot) || !r.triggers(ctx, wf, env) {
 			continue
 		}

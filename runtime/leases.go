@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/engine"
 	"github.com/storeflow/storeflow/store"
 )
@@ -291,6 +292,11 @@ func keySlot(key string) int {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(key))
 	return int(h.Sum32() % store.Slots)
+}
+
+// triggerSlot is the slot that owns a trigger of a workflow.
+func triggerSlot(wf *dsl.Workflow, trigger string) int {
+	return keySlot(wf.Document.Namespace + "/" + wf.Document.Name + "\x00" + trigger)
 }
 
 // learnListens loads which event types waiting listens use and how older

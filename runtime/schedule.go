@@ -33,8 +33,14 @@ func (r *Runtime) scheduleLoop(ctx context.Context) {
 	}
 }
 
+// scheduleName names a workflow's schedule: its cursor, and the key of the
+// slot whose holder alone ticks it.
+func scheduleName(wf *dsl.Workflow) string {
+	return "schedule:" + wf.Document.Namespace + "/" + wf.Document.Name
+}
+
 func (r *Runtime) tick(ctx context.Context, wf *dsl.Workflow, now time.Time) {
-	name := "schedule:" + wf.Document.Namespace + "/" + wf.Document.Name
+	name := scheduleName(wf)
 	// One node ticks each schedule: the holder of the schedule's slot.
 	slot := keySlot(name)
 	if !r.leases.ownsSlot(slot) {
@@ -112,7 +118,7 @@ func startsAfter(s *dsl.Schedule) bool {
 func (r *Runtime) tickAfter(ctx context.Context, wf *dsl.Workflow, now time.Time) {
 	doc := wf.Document
 	// One node starts the successors: the holder of the schedule's slot.
-	slot := keySlot("schedule:" + doc.Namespace + "/" + doc.Name)
+	slot := keySlot(scheduleName(wf))
 	if !r.leases.ownsSlot(slot) {
 		return
 	}
