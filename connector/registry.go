@@ -1,0 +1,187 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Builtin declares a function of the runtime's default catalog: what a
+// workflow calls as `NAME:VERSION@default`, or as bare `NAME` when it
+// defines no function of that name.
+type Builtin struct {
+	Name    string // dotted, lower case: "email.send"
+	Version string // semantic version: "1.0.0"
+	// Description says in one line what the function does.
+	Description string
+	// Schema is the JSON Schema the call's `with` arguments must satisfy.
+	// Literal arguments are checked against it when a definition loads,
+	// evaluated ones before the call is made.
+	Schema json.RawMessage
+
+	compiled *jsonschema.Schema
+}
+
+// Ref is the catalog reference of the built-in: NAME:VERSION@default.
+func (b *Builtin) Ref() string { return b.Name + ":" + b.Version + "@default" }
+
+// CheckArgs validates arguments against the built-in's schema.
+func (b *Builtin) CheckArgs(args any) error {
+	if b.compiled == nil {
+		return nil
+	}
+	if err := b.compiled.Validate(args); err != nil {
+		return fmt.Errorf("arguments of %s: %w", b.Name, err)
+	}
+	return nil
+}
+
+// Registry finds the connector for a call: by kind for the DSL's call
+// types, by name for built-in functions. It is safe for concurrent use
+// once filled.
+type Registry struct {
+	mu       sync.RWMutex
+	kinds    map[string]Connector
+	builtins map[string]*Builtin // by name
+	funcs    map[string]Connector
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{kinds: map[string]Connector{}, builtins: map[string]*Builtin{}, funcs: map[string]Connector{}}
+}
+
+// Handle registers the connector for a call kind (KindHTTP, KindOpenAPI…).
+func (r *Registry) Handle(kind string, c Connector) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.kinds[kind] = c
+}
+
+// Define adds a built-in function with the connector that performs it. It
+// fails on a bad name, version or schema, or a name defined twice.
+func (r *Registry) Define(b Builtin, c Connector) error {
+	if !validName(b.Name) {
+		return fmt.Errorf("built-in %q: a name is lower-case words joined by dots (email.send)", b.Name)
+	}
+	if b.Version == "" {
+		return fmt.Errorf("built-in %s: a version is required", b.Name)
+	}
+	if len(b.Schema) > 0 {
+		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(string(b.Schema)))
+		if err != nil {
+			return fmt.Errorf("built-in %s: argument schema: %w", b.Name, err)
+		}
+		comp := jsonschema.NewCompiler()
+		url := "storeflow:builtin/" + b.Name + ".json"
+		if err := comp.AddResource(url, doc); err != nil {
+			return fmt.Errorf("built-in %s: argument schema: %w", b.Name, err)
+		}
+		if b.compiled, err = comp.Compile(url); err != nil {
+			return fmt.Errorf("built-in %s: argument schema: %w", b.Name, err)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.builtins[b.Name]; dup {
+		return fmt.Errorf("built-in %s is defined twice", b.Name)
+	}
+	r.builtins[b.Name] = &b
+	r.funcs[b.Name] = c
+	return nil
+}
+
+// Replace swaps the connector of a defined built-in or a call kind,
+// keeping its declaration: a recording twin takes the place of the live
+// connector this way.
+func (r *Registry) Replace(kindOrFunction string, c Connector) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.builtins[kindOrFunction]; ok {
+		r.funcs[kindOrFunction] = c
+		return nil
+	}
+	if _, ok := r.kinds[kindOrFunction]; ok {
+		r.kinds[kindOrFunction] = c
+		return nil
+	}
+	return fmt.Errorf("nothing named %q is registered to replace", kindOrFunction)
+}
+
+// Builtin returns the declaration of a built-in, given its bare name or
+// its catalog reference NAME:VERSION@default (the version must match).
+func (r *Registry) Builtin(ref string) (*Builtin, bool) {
+	name, version, catalog := ParseRef(ref)
+	if catalog != "" && catalog != "default" {
+		return nil, false
+	}
+	r.mu.RLock()
+	b, ok := r.builtins[name]
+	r.mu.RUnlock()
+	if !ok || version != "" && version != b.Version {
+		return nil, false
+	}
+	return b, true
+}
+
+// Builtins lists the declared built-ins by name.
+func (r *Registry) Builtins() []*Builtin {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := slices.Sorted(maps.Keys(r.builtins))
+	out := make([]*Builtin, len(names))
+	for i, n := range names {
+		out[i] = r.builtins[n]
+	}
+	return out
+}
+
+// Call performs a request with the connector registered for it.
+func (r *Registry) Call(ctx context.Context, req Request) (any, error) {
+	c, err := r.connectorFor(req)
+	if err != nil {
+		return nil, err
+	}
+	return c.Call(ctx, req)
+}
+
+func (r *Registry) connectorFor(req Request) (Connector, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if req.Kind != KindFunction {
+		if c, ok := r.kinds[req.Kind]; ok {
+			return c, nil
+		}
+		return nil, NotFound(req)
+	}
+	name, _, _ := ParseRef(req.Function)
+	if c, ok := r.funcs[name]; ok {
+		return c, nil
+	}
+	return nil, NotFound(req)
+}
+
+// ParseRef splits a function reference NAME[:VERSION][@CATALOG].
+func ParseRef(ref string) (name, version, catalog string) {
+	name, catalog, _ = strings.Cut(ref, "@")
+	name, version, _ = strings.Cut(name, ":")
+	return name, version, catalog
+}
+
+func validName(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
