@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/storeflow/storeflow/semver"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -515,8 +516,7 @@ func (d *decoder) workflow(n *yaml.Node) *Workflow {
 }
 
 var (
-	semverRe = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
-	nameRe   = regexp.MustCompile(`^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+	nameRe = regexp.MustCompile(`^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
 )
 
 // SupportedDSL lists the DSL versions this build runs.
@@ -548,7 +548,7 @@ func (d *decoder) document(n *yaml.Node, path string, doc *Document) {
 		"name":      req(name(&doc.Name, "name")),
 		"version": req(func(n *yaml.Node, p string) {
 			d.str(n, p, &doc.Version)
-			if doc.Version != "" && !semverRe.MatchString(doc.Version) {
+			if doc.Version != "" && !semver.Valid(doc.Version) {
 				d.errorf(deref(n), p, "version %q is not a semantic version such as '1.0.0' (write it quoted)", doc.Version)
 			}
 		}),
@@ -1509,32 +1509,4 @@ func (d *decoder) callArgs(c *CallTask, n *yaml.Node, p string) {
 		}
 		d.valueTo(&c.With)(n, p)
 	}
-}
-
-// CompareVersions orders two semantic versions (-1, 0, 1); pre-release
-// versions sort before their release, and unparsable parts compare as text.
-func CompareVersions(a, b string) int {
-	ma, mb := semverRe.FindStringSubmatch(a), semverRe.FindStringSubmatch(b)
-	if ma == nil || mb == nil {
-		return strings.Compare(a, b)
-	}
-	for i := 1; i <= 3; i++ {
-		x, _ := strconv.Atoi(ma[i])
-		y, _ := strconv.Atoi(mb[i])
-		if x != y {
-			if x < y {
-				return -1
-			}
-			return 1
-		}
-	}
-	switch {
-	case ma[4] == mb[4]:
-		return 0
-	case ma[4] == "":
-		return 1
-	case mb[4] == "":
-		return -1
-	}
-	return strings.Compare(ma[4], mb[4])
 }

@@ -24,3 +24,9 @@ type Pruner interface {
 	// removes a newer one.
 	Prune(ctx context.Context, olderThan time.Time) (Pruned, error)
 }
+
+// Partitioner is a Store whose append-only tables are partitioned by time
+// (PostgreSQL): the partitions of the coming weeks must be created ahead.
+type Partitioner interface {
+	EnsurePartitions(ctx context.Context, now time.Time) error
+}

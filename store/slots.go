@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -149,4 +150,25 @@ func SplitHeld(owned []Lease, known map[int]int64) (current []Lease, stale []int
 		}
 	}
 	return current, stale
+}
+
+// SlotLeases divides the work among the nodes sharing a store: each node
+// leases slots, and only a slot's holder acts on the instances in it.
+type SlotLeases interface {
+	// ClaimSlots records the node's heartbeat, renews the leases it still
+	// holds, and takes free or expired slots up to its fair share of the
+	// live nodes. It returns the leases the node holds afterwards and that
+	// share; a node above it should finish its work on the excess and give
+	// it back (ReleaseSlots), so that joining nodes get theirs.
+	ClaimSlots(ctx context.Context, c Claim) (Grant, error)
+	// ReleaseSlots gives leases back at once, so that other nodes need not
+	// wait for them to expire; with nil slots the node leaves altogether
+	// (its heartbeat goes too).
+	ReleaseSlots(ctx context.Context, node string, slots []int) error
+	// SlotStates returns every slot: who holds it, until when, and how far
+	// its events were matched.
+	SlotStates(ctx context.Context) ([]SlotState, error)
+	// SaveSlotCursor records that the node matched the event log up to seq
+	// for the slots it still holds among slots.
+	SaveSlotCursor(ctx context.Context, node string, slots []int, seq int64) error
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/engine"
 	"github.com/storeflow/storeflow/expr"
+	"github.com/storeflow/storeflow/semver"
 )
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -198,7 +199,7 @@ func directoryWorkflows(dir string) func(engine.WorkflowRef) (*dsl.Workflow, err
 		}
 		best := candidates[0]
 		for _, c := range candidates[1:] {
-			if dsl.CompareVersions(c.Document.Version, best.Document.Version) > 0 {
+			if semver.Compare(c.Document.Version, best.Document.Version) > 0 {
 				best = c
 			}
 		}

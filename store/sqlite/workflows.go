@@ -1,152 +1,16 @@
-// Package sqlite is the embedded default Store: one file in the data
-// directory, WAL mode, created and migrated on first open.
 package sqlite
 
 import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net/url"
-	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the cgo-free SQLite driver
-
-	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/store"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
-
-// Store is the SQLite implementation of store.Store.
-type Store struct {
-	write *sql.DB // one connection: SQLite has one writer at a time
-	read  *sql.DB
-	w     *writer // that connection, once migrated
-}
-
-var _ store.Store = (*Store)(nil)
-
-// Open opens (creating if needed) the database file at path and migrates it.
-func Open(ctx context.Context, path string) (*Store, error) {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("create data directory %s: %w", dir, err)
-		}
-	}
-	// temp_store(MEMORY) keeps the journal of the savepoint each change of a
-	// group commit runs in off the disk: written to a temporary file it took
-	// about a quarter of the CPU of a throughput run in write syscalls; it is
-	// never needed after a crash (the WAL is).
-	pragmas := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)", "foreign_keys(ON)", "temp_store(MEMORY)"} {
-		pragmas.Add("_pragma", p)
-	}
-	dsn := "file:" + path + "?" + pragmas.Encode()
-	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	write.SetMaxOpenConns(1)
-	read, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		_ = write.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	read.SetMaxOpenConns(4)
-	s := &Store{write: write, read: read}
-	if err := s.migrate(ctx); err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
-	}
-	if s.w, err = newWriter(ctx, write); err != nil {
-		_ = s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// Close closes the database.
-func (s *Store) Close() error {
-	var werr error
-	if s.w != nil {
-		werr = s.w.close()
-	}
-	return errors.Join(werr, s.write.Close(), s.read.Close())
-}
-
-// migrationSteps are Go steps that complete a migration in its transaction.
-var migrationSteps = map[int]func(context.Context, *sql.Tx) error{4: backfillSlots}
-
-// migrate applies, in order and once each, the migrations not yet applied.
-// Migrations only go forward.
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return err
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		version, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with its number", name)
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		tx, err := s.write.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		var done int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&done); err != nil {
-			_ = tx.Rollback()
-			return err
-		}
-		if done > 0 {
-			_ = tx.Rollback()
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			_ = tx.Rollback()
-			return fmt.Errorf("apply %s: %w", name, err)
-		}
-		if step := migrationSteps[version]; step != nil {
-			if err := step(ctx, tx); err != nil {
-				_ = tx.Rollback()
-				return fmt.Errorf("apply %s: %w", name, err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UnixNano()); err != nil {
-			_ = tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func nanos(t time.Time) int64 { return t.UTC().UnixNano() }
-
-func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
-
-// ---- workflows ----
 
 // PutWorkflow stores a definition version.
 func (s *Store) PutWorkflow(ctx context.Context, w store.Workflow) (store.Workflow, bool, error) {
@@ -233,7 +97,7 @@ func (s *Store) versions(ctx context.Context, q queryer, ns, name string) ([]str
 		}
 		out = append(out, v)
 	}
-	sort.Slice(out, func(i, j int) bool { return dsl.CompareVersions(out[i], out[j]) < 0 })
+	store.SortVersions(out)
 	return out, rows.Err()
 }
 

@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Event is a CloudEvent in the append-only event log.
+type Event struct {
+	Seq        int64 // position in the log, assigned on append
+	ID         string
+	Source     string
+	Type       string
+	Subject    string
+	Time       time.Time
+	Envelope   []byte // the whole event, structured JSON form
+	ReceivedAt time.Time
+	// Duplicate is set by AppendEvents when (Source, ID) was already logged;
+	// Seq is then that of the first copy.
+	Duplicate bool
+}
+
+// WithDefaults fills what a store records for an event the caller left
+// out: when it was received (now), its time (when received), and a minimal
+// structured envelope.
+func (e Event) WithDefaults() Event {
+	if e.ReceivedAt.IsZero() {
+		e.ReceivedAt = time.Now().UTC()
+	}
+	if e.Time.IsZero() {
+		e.Time = e.ReceivedAt
+	}
+	if e.Envelope == nil {
+		e.Envelope, _ = json.Marshal(map[string]any{"specversion": "1.0", "id": e.ID, "source": e.Source, "type": e.Type})
+	}
+	return e
+}
+
+// EventLog is the append-only log of CloudEvents, with the positions its
+// readers have reached.
+type EventLog interface {
+	// AppendEvents logs events durably, deduplicating on (Source, ID).
+	AppendEvents(ctx context.Context, events []Event) ([]Event, error)
+	// ReadEvents returns logged events after a sequence number, in order;
+	// with eventType set, only events of that type.
+	ReadEvents(ctx context.Context, afterSeq int64, eventType string, limit int) ([]Event, error)
+	// LastEventSeq returns the highest sequence number logged (0: none).
+	// Every event up to it is visible to reads that follow.
+	LastEventSeq(ctx context.Context) (int64, error)
+	// ReadEventsOfTypes returns logged events of the given types (nil: of
+	// any type; empty: none) after a sequence number, in order.
+	ReadEventsOfTypes(ctx context.Context, afterSeq int64, types []string, limit int) ([]Event, error)
+	// Cursor returns the position a named reader of the log has reached.
+	Cursor(ctx context.Context, name string) (int64, error)
+	// SetCursor records a reader's position.
+	SetCursor(ctx context.Context, name string, seq int64) error
+}

@@ -1,0 +1,113 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/storeflow/storeflow/store"
+)
+
+// AppendEvents logs events, deduplicating on (source, id).
+func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]store.Event, error) {
+	tx, err := s.w.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.rollback()
+	out := make([]store.Event, len(events))
+	for i, ev := range events {
+		if out[i], err = appendEvent(ctx, tx, ev); err != nil {
+			return nil, err
+		}
+	}
+	return out, tx.commit(ctx)
+}
+
+func appendEvent(ctx context.Context, tx execer, ev store.Event) (store.Event, error) {
+	ev = ev.WithDefaults()
+	res, err := tx.ExecContext(ctx, `INSERT INTO events (id, source, type, subject, time, envelope, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (source, id) DO NOTHING`, ev.ID, ev.Source, ev.Type, ev.Subject, nanos(ev.Time), ev.Envelope, nanos(ev.ReceivedAt))
+	if err != nil {
+		return ev, fmt.Errorf("append event %s/%s: %w", ev.Source, ev.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		ev.Seq, err = res.LastInsertId()
+		return ev, err
+	}
+	ev.Duplicate = true
+	var received int64
+	err = tx.QueryRowContext(ctx, `SELECT seq, received_at FROM events WHERE source = ? AND id = ?`, ev.Source, ev.ID).Scan(&ev.Seq, &received)
+	ev.ReceivedAt = fromNanos(received)
+	return ev, err
+}
+
+// ReadEvents returns events after a sequence number, in order.
+func (s *Store) ReadEvents(ctx context.Context, afterSeq int64, eventType string, limit int) ([]store.Event, error) {
+	var types []string
+	if eventType != "" {
+		types = []string{eventType}
+	}
+	return s.ReadEventsOfTypes(ctx, afterSeq, types, limit)
+}
+
+// LastEventSeq returns the highest sequence number logged.
+func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seq)
+	return seq, err
+}
+
+// ReadEventsOfTypes returns events of the given types (nil: all) after a
+// sequence number, in order.
+func (s *Store) ReadEventsOfTypes(ctx context.Context, afterSeq int64, types []string, limit int) ([]store.Event, error) {
+	query, args := `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, []any{afterSeq, limit}
+	if types != nil {
+		if len(types) == 0 {
+			return nil, nil
+		}
+		// One ordered index scan per type, each stopping at limit.
+		args = []any{}
+		parts := make([]string, len(types))
+		for i, t := range types {
+			parts[i] = `SELECT * FROM (SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE type = ? AND seq > ? ORDER BY seq LIMIT ?)`
+			args = append(args, t, afterSeq, limit)
+		}
+		args = append(args, limit)
+		query = strings.Join(parts, " UNION ALL ") + ` ORDER BY seq LIMIT ?`
+	}
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var ev store.Event
+		var t, r int64
+		if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Source, &ev.Type, &ev.Subject, &t, &ev.Envelope, &r); err != nil {
+			return nil, err
+		}
+		ev.Time, ev.ReceivedAt = fromNanos(t), fromNanos(r)
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// Cursor returns a named reader's position in the event log.
+func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
+	var seq int64
+	err := s.read.QueryRowContext(ctx, `SELECT seq FROM cursors WHERE name = ?`, name).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return seq, err
+}
+
+// SetCursor records a reader's position.
+func (s *Store) SetCursor(ctx context.Context, name string, seq int64) error {
+	_, err := s.w.exec(ctx, `INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq`, name, seq)
+	return err
+}
