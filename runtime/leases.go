@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/engine"
 	"github.com/storeflow/storeflow/store"
 )
@@ -262,43 +259,6 @@ func (r *Runtime) leaseLoop(ctx context.Context) {
 	}
 }
 
-// startID waits until the runtime has claimed its slots, and returns a
-// new instance ID in one of them.
-func (r *Runtime) startID(ctx context.Context) (string, error) {
-	select {
-	case <-r.ready:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	return r.newID(-1)
-}
-
-// newID returns a new instance ID in one of this node's slots (slot >= 0:
-// that one).
-func (r *Runtime) newID(slot int) (string, error) {
-	if slot < 0 {
-		held := r.leases.list()
-		if len(held) == 0 {
-			return "", ErrNoSlots
-		}
-		slot = held[rand.IntN(len(held))]
-	}
-	return store.IDInSlot(engine.NewID(), slot)
-}
-
-// keySlot is the slot that owns a trigger (an event starting a workflow, a
-// schedule's ticks): only that slot's holder acts on it.
-func keySlot(key string) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	return int(h.Sum32() % store.Slots)
-}
-
-// triggerSlot is the slot that owns a trigger of a workflow.
-func triggerSlot(wf *dsl.Workflow, trigger string) int {
-	return keySlot(wf.Document.Namespace + "/" + wf.Document.Name + "\x00" + trigger)
-}
-
 // learnListens loads which event types waiting listens use and how older
 // versions correlate, for instances this node may now advance.
 func (r *Runtime) learnListens(ctx context.Context) error {
@@ -324,27 +284,6 @@ func (r *Runtime) learnListens(ctx context.Context) error {
 		r.defs.noteListens(wf)
 	}
 	return nil
-}
-
-// notifyLoop wakes this node when another node sharing the store logged
-// events or changed workflows, so that idle nodes need not poll tightly.
-func (r *Runtime) notifyLoop(ctx context.Context) {
-	n, ok := r.st.(store.Notifier)
-	if !ok {
-		return
-	}
-	_ = n.Listen(ctx, func(topic string) {
-		switch topic {
-		case store.TopicEvents:
-			signal(r.wakeMatcher)
-		case store.TopicWorkflows, store.TopicResync:
-			if err := r.defs.reload(ctx); err != nil && ctx.Err() == nil {
-				r.log.Error("reload workflows changed by another node", "err", err)
-			}
-			signal(r.wakeMatcher)
-			signal(r.wakeOutbox)
-		}
-	})
 }
 
 // Slots returns the work slots this node holds now.

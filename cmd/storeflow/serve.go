@@ -147,7 +147,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	}
 	defer st.Close()
 	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL,
-		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource})
+		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource, Retention: cfg.retention})
 	var ready atomic.Bool
 	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load})
 	ln, err := net.Listen("tcp", addr)
@@ -157,13 +157,6 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	runCtx, stopRuntime := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRuntime()
-	maintDone := make(chan struct{})
-	go func() {
-		defer close(maintDone)
-		maintain(runCtx, st, cfg.retention, maintenanceInterval, log)
-	}()
-	// Before the store closes.
-	defer func() { stopRuntime(); <-maintDone }()
 	runDone := make(chan error, 1)
 	go func() { runDone <- rt.Run(runCtx) }()
 	serveDone := make(chan error, 1)

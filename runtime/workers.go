@@ -1,0 +1,205 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/storeflow/storeflow/dsl"
+	"github.com/storeflow/storeflow/engine"
+	"github.com/storeflow/storeflow/store"
+)
+
+// itemKind is the kind of work a shard worker does on one instance.
+type itemKind int
+
+const (
+	itemStart itemKind = iota
+	itemComplete
+	itemCancel
+	itemSuspend
+	itemResume
+)
+
+type item struct {
+	kind       itemKind
+	id         string
+	start      *startReq
+	completion engine.Completion
+	// deleteTimer and deleteOutbox name the durable row the completion came
+	// from; it is deleted in the same commit.
+	deleteTimer  string
+	deleteOutbox string
+	reason       string
+	done         func(error)
+}
+
+type startReq struct {
+	wf      *dsl.Workflow
+	input   any
+	trigger string
+	parent  *engine.ParentRef
+}
+
+func (r *Runtime) shardOf(id string) chan *item {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return r.shards[int(h.Sum32()%uint32(len(r.shards)))]
+}
+
+// enqueue hands an item to the worker of its instance.
+func (r *Runtime) enqueue(ctx context.Context, it *item) error {
+	select {
+	case r.shardOf(it.id) <- it:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.stopped:
+		return errors.New("runtime stopped")
+	}
+}
+
+// do enqueues an item and waits until its transition committed.
+func (r *Runtime) do(ctx context.Context, it *item) error {
+	errc := make(chan error, 1)
+	it.done = func(err error) { errc <- err }
+	if err := r.enqueue(ctx, it); err != nil {
+		return err
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// shardLoop advances instances one item at a time.
+func (r *Runtime) shardLoop(ctx context.Context, ch chan *item) {
+	for it := range ch {
+		err := r.apply(ctx, it)
+		switch {
+		case err == nil, errors.Is(err, context.Canceled):
+		case errors.Is(err, errNotOwner), errors.Is(err, store.ErrFenced):
+			// Another node holds the slot now and does this work itself.
+			r.log.Debug("instance moved to another node", "instance", it.id, "err", err)
+		default:
+			r.log.Error("advance instance", "instance", it.id, "err", err)
+		}
+		if it.done != nil {
+			it.done(err)
+		}
+	}
+}
+
+// errStoreDown marks failures of the store itself (unreachable, commit
+// failed), after which work is retried rather than given up.
+var errStoreDown = errors.New("store unavailable")
+
+func (r *Runtime) apply(ctx context.Context, it *item) error {
+	// Work already handed to a worker still commits while its slot drains.
+	if _, ok := r.leases.fence(it.id); !ok {
+		return errNotOwner
+	}
+	began := time.Now()
+	var (
+		in   *engine.Instance
+		wf   *dsl.Workflow
+		rev  int64
+		tr   *engine.Transition
+		trig string
+	)
+	if it.kind == itemStart {
+		wf = it.start.wf
+		tr = r.eng.Start(ctx, wf, it.id, it.start.input)
+		in = tr.Instance
+		in.Parent = it.start.parent
+		in.LogSeq = r.logPosition(ctx)
+		trig = it.start.trigger
+	} else {
+		rec, err := r.st.GetInstance(ctx, it.id)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) || ctx.Err() != nil {
+				return err
+			}
+			return fmt.Errorf("%w: %w", errStoreDown, err)
+		}
+		if in, err = engine.Unmarshal(rec.State); err != nil {
+			return err
+		}
+		rev = rec.Rev
+		if wf, err = r.defs.get(ctx, in.Workflow); err != nil {
+			return err
+		}
+		switch it.kind {
+		case itemComplete:
+			tr = r.eng.Resume(ctx, wf, in, it.completion)
+		case itemCancel:
+			if in.Status.Ended() {
+				return fmt.Errorf("instance %s has already ended (%s)", in.ID, in.Status)
+			}
+			tr = r.eng.Cancel(ctx, wf, in, it.reason)
+		case itemSuspend:
+			if in.Status.Ended() {
+				return fmt.Errorf("instance %s has already ended (%s)", in.ID, in.Status)
+			}
+			tr = r.eng.Suspend(ctx, wf, in)
+		case itemResume:
+			if in.Status != engine.StatusSuspended {
+				return fmt.Errorf("instance %s is not suspended (%s)", in.ID, in.Status)
+			}
+			tr = r.eng.Unsuspend(ctx, wf, in)
+		}
+	}
+	// Registered before the look-back reads the log, unregistered once the
+	// commit is over: see openings.
+	defer r.opening.open(wf, tr)()
+	if err := r.lookBack(ctx, wf, tr); err != nil {
+		return err
+	}
+	change, err := r.change(rev, trig, tr)
+	if err != nil {
+		return err
+	}
+	fence, ok := r.leases.fence(in.ID)
+	if !ok {
+		return errNotOwner
+	}
+	change.Fence = fence
+	if it.deleteTimer != "" {
+		change.DeleteTimers = append(change.DeleteTimers, it.deleteTimer)
+	}
+	if it.deleteOutbox != "" {
+		change.DeleteOutbox = append(change.DeleteOutbox, it.deleteOutbox)
+	}
+	if err := r.commitChange(ctx, change); err != nil {
+		if errors.Is(err, store.ErrDuplicateTrigger) {
+			return nil // this trigger started its instance before
+		}
+		return err
+	}
+	metricStep.Observe(time.Since(began).Seconds())
+	if it.kind == itemStart {
+		metricStarted.Inc()
+	}
+	ended := false
+	for _, h := range tr.History {
+		switch h.Type {
+		case "workflow.completed", "workflow.faulted", "workflow.cancelled":
+			metricEnded.WithLabelValues(string(in.Status)).Inc()
+			ended = true
+		}
+	}
+	if r.opts.Observe != nil {
+		r.opts.Observe(Observation{Instance: in.ID, Status: in.Status, StartedAt: in.StartedAt, Input: in.Input,
+			Started: it.kind == itemStart, Ended: ended, Completion: it.completion.Effect, CommittedAt: time.Now()})
+	}
+	r.afterCommit(ctx, wf, in, tr)
+	if len(change.Emit) > 0 {
+		// Lifecycle events may start or resume other instances.
+		signal(r.wakeMatcher)
+	}
+	return nil
+}
