@@ -1,9 +1,9 @@
 GO ?= go
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: test fmt-check vet staticcheck unit build fuzz
+.PHONY: test fmt-check tidy-check vet staticcheck unit build fuzz
 
-test: fmt-check vet staticcheck unit
+test: fmt-check tidy-check vet staticcheck unit
 
 build:
 	$(GO) build ./...
@@ -11,6 +11,11 @@ build:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# go.mod and go.sum must be what `go mod tidy` makes of them: a
+# dependency marked indirect that is direct (or one no longer used) fails.
+tidy-check:
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run 'go mod tidy'"; $(GO) mod tidy -diff; exit 1; }
 
 vet:
 	$(GO) vet ./...
