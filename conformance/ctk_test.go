@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storeflow/storeflow/catalog"
 	"github.com/storeflow/storeflow/clock"
 	"github.com/storeflow/storeflow/conformance"
 	"github.com/storeflow/storeflow/connector/httpcall"
@@ -26,7 +27,7 @@ func runEngine(ctx context.Context, definition []byte, input any, client *http.C
 		return conformance.Outcome{}, err
 	}
 	vc := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	l := &engine.Local{Engine: engine.New(vc), HTTP: &httpcall.Client{HTTP: client}, Virtual: vc}
+	l := &engine.Local{Engine: engine.New(vc), Connectors: catalog.Default(catalog.Options{HTTP: &httpcall.Client{HTTP: client}}), Virtual: vc}
 	res, err := l.Run(ctx, wf, input)
 	if err != nil {
 		return conformance.Outcome{}, err

@@ -185,3 +185,38 @@ func validName(s string) bool {
 	}
 	return true
 }
+
+// Lookup finds a built-in by bare name or catalog reference and returns
+// the check of its arguments; with Names it makes the registry the catalog
+// that validation and the interpreter resolve calls in (dsl.Builtins).
+func (r *Registry) Lookup(ref string) (func(args any) error, bool) {
+	b, ok := r.Builtin(ref)
+	if !ok {
+		return nil, false
+	}
+	return b.CheckArgs, true
+}
+
+// Names lists the built-ins by name.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Sorted(maps.Keys(r.builtins))
+}
+
+// Twin returns a registry with the same call kinds and built-in
+// declarations as r, every one performed by c: the recording twin of the
+// live connectors, for tests and pretests.
+func (r *Registry) Twin(c Connector) *Registry {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	t := NewRegistry()
+	for k := range r.kinds {
+		t.kinds[k] = c
+	}
+	for n, b := range r.builtins {
+		t.builtins[n] = b
+		t.funcs[n] = c
+	}
+	return t
+}

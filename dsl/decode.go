@@ -20,25 +20,42 @@ import (
 // cannot exhaust memory while decoding.
 const MaxDocumentSize = 4 << 20
 
+// Options change how a definition loads.
+type Options struct {
+	// Builtins is the runtime's default catalog. With it, a call of one of
+	// its functions (bare NAME, or NAME:VERSION@default) validates and its
+	// literal arguments are checked against the function's schema, and a
+	// call of an unknown one is an error with a suggestion. Without it, a
+	// bare name no workflow function defines is an error and
+	// NAME:VERSION@default is accepted unchecked.
+	Builtins Builtins
+}
+
 // LoadFile reads, decodes and validates a workflow definition file.
-func LoadFile(path string) (*Workflow, error) {
+func LoadFile(path string) (*Workflow, error) { return LoadFileWith(path, Options{}) }
+
+// LoadFileWith is LoadFile with options.
+func LoadFileWith(path string, opts Options) (*Workflow, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
-	return Load(path, data)
+	return LoadWith(path, data, opts)
 }
 
 // Load decodes and validates a workflow definition. file names the source in
 // error messages. The error, if any, is of type Errors.
-func Load(file string, data []byte) (*Workflow, error) {
+func Load(file string, data []byte) (*Workflow, error) { return LoadWith(file, data, Options{}) }
+
+// LoadWith is Load with options.
+func LoadWith(file string, data []byte, opts Options) (*Workflow, error) {
 	wf, errs := decode(file, data)
 	if wf == nil {
 		return nil, errs
 	}
 	// Validate the parts that decoded, so that one run reports every error;
 	// findings inside a part that failed to decode would only repeat it.
-	if err := Validate(wf); err != nil {
+	if err := ValidateWith(wf, opts); err != nil {
 		for _, e := range err.(Errors) {
 			if !errs.covers(e.Path) {
 				errs = append(errs, e)

@@ -20,8 +20,11 @@ var CallKinds = []string{"http", "openapi", "grpc", "asyncapi", "a2a", "mcp"}
 // Validate checks what decoding cannot: references between parts of the
 // document, flow directives, durations, cron expressions and runtime
 // expressions, which it compiles in place. The error, if any, is of type Errors.
-func Validate(wf *Workflow) error {
-	v := &validator{wf: wf, src: wf.Source, mode: expr.Strict}
+func Validate(wf *Workflow) error { return ValidateWith(wf, Options{}) }
+
+// ValidateWith is Validate with options (the built-in catalog).
+func ValidateWith(wf *Workflow, opts Options) error {
+	v := &validator{wf: wf, src: wf.Source, mode: expr.Strict, builtins: opts.Builtins}
 	if wf.Evaluate.Mode == "loose" {
 		v.mode = expr.Loose
 	}
@@ -34,10 +37,11 @@ func Validate(wf *Workflow) error {
 }
 
 type validator struct {
-	wf   *Workflow
-	src  *Source
-	mode expr.Mode
-	errs Errors
+	wf       *Workflow
+	src      *Source
+	mode     expr.Mode
+	builtins Builtins
+	errs     Errors
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
@@ -286,18 +290,57 @@ func (v *validator) call(c *CallTask, path string, vars []string) {
 		return // a function defined by the document at that URI
 	}
 	if name, catalog, ok := strings.Cut(c.Call, "@"); ok && name != "" {
-		if _, ok := v.use().Catalogs[catalog]; ok || catalog == "default" {
-			return
+		_, declared := v.use().Catalogs[catalog]
+		switch {
+		case catalog == "default" && !declared && v.builtins != nil:
+			v.builtin(c, path)
+		case declared || catalog == "default":
+		default:
+			v.undefined(path+"/call", "catalog", catalog, sortedKeys(v.use().Catalogs), "use.catalogs")
 		}
-		v.undefined(path+"/call", "catalog", catalog, sortedKeys(v.use().Catalogs), "use.catalogs")
 		return
 	}
+	if v.builtins != nil {
+		if _, ok := v.builtins.Lookup(c.Call); ok {
+			v.builtin(c, path)
+			return
+		}
+	}
 	candidates := append(sortedKeys(v.use().Functions), CallKinds...)
+	if v.builtins != nil {
+		candidates = append(candidates, v.builtins.Names()...)
+	}
 	if s := suggest(c.Call, candidates); s != "" {
 		v.errorf(path+"/call", "call: %q is not a function defined in use.functions nor a call type; did you mean %q?", c.Call, s)
 		return
 	}
 	v.errorf(path+"/call", "call: %q is not a function defined in use.functions nor a call type (%s); define it under use.functions or reference a cataloged function as name:version@catalog", c.Call, strings.Join(CallKinds, ", "))
+}
+
+// builtin checks a call of the default catalog: the function exists in the
+// version asked for, and the arguments written as literals fit its schema.
+func (v *validator) builtin(c *CallTask, path string) {
+	check, ok := v.builtins.Lookup(c.Call)
+	if !ok {
+		name, _, _ := strings.Cut(strings.SplitN(c.Call, "@", 2)[0], ":")
+		if _, found := v.builtins.Lookup(name); found {
+			v.errorf(path+"/call", "call: %q: the built-in %q exists, but not in that version; call it as %q, or NAME:VERSION@default with its version", c.Call, name, name)
+			return
+		}
+		if s := suggest(name, v.builtins.Names()); s != "" {
+			v.errorf(path+"/call", "call: %q is not a built-in function of this storeflow; did you mean %q?", c.Call, s)
+			return
+		}
+		v.errorf(path+"/call", "call: %q is not a built-in function of this storeflow (built-ins: %s)", c.Call, strings.Join(v.builtins.Names(), ", "))
+		return
+	}
+	if msg := literalArgsProblem(c.With, check); msg != "" {
+		at := path + "/with"
+		if !c.With.IsSet() {
+			at = path + "/call"
+		}
+		v.errorf(at, "call: %s: %s", c.Call, msg)
+	}
 }
 
 func (v *validator) undefined(path, what, name string, defined []string, where string) {

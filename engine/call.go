@@ -1,25 +1,62 @@
 package engine
 
 import (
-	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
-	"github.com/storeflow/storeflow/connector/httpcall"
+	"github.com/storeflow/storeflow/connector"
 	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/problem"
 )
 
-// Call is an outbound call for the runtime to perform. It is plain data so
-// that it can wait in an outbox; the runtime adds the idempotency key.
+// Call is an outbound call for the runtime to perform: plain data, so that
+// it can wait in an outbox and cross a restart. Kind is a connector kind
+// (connector.KindHTTP, KindOpenAPI or KindFunction); Args are, for http,
+// the resolved request in connector/httpcall.Request's JSON form, for
+// openapi the resolved operation in httpcall.OpenAPIRequest's, and for a
+// built-in function its evaluated `with`. The runtime adds the
+// idempotency key when it hands the call to a connector.
 type Call struct {
-	Kind     string                   `json:"kind"` // "http", "openapi" or "function"
-	HTTP     *httpcall.Request        `json:"http,omitempty"`
-	OpenAPI  *httpcall.OpenAPIRequest `json:"openapi,omitempty"`
-	Function string                   `json:"function,omitempty"`
-	Args     any                      `json:"args,omitempty"`
+	Kind     string `json:"kind"`
+	Function string `json:"function,omitempty"`
+	Args     any    `json:"args,omitempty"`
+}
+
+// UnmarshalJSON also reads calls that outbox rows written before the
+// connector seam hold ({"kind":"http","http":{…}}), so that calls
+// committed before an upgrade are still made after it.
+func (c *Call) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Kind     string          `json:"kind"`
+		Function string          `json:"function"`
+		Args     any             `json:"args"`
+		HTTP     json.RawMessage `json:"http"`
+		OpenAPI  json.RawMessage `json:"openapi"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*c = Call{Kind: v.Kind, Function: v.Function, Args: v.Args}
+	for _, legacy := range []json.RawMessage{v.HTTP, v.OpenAPI} {
+		if len(legacy) > 0 && c.Args == nil {
+			if err := json.Unmarshal(legacy, &c.Args); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Request is the connector request that performs the effect's call, with
+// the effect's idempotency key.
+func (e *Effect) Request(instance string, at time.Time) connector.Request {
+	c := e.Call
+	return connector.Request{Kind: c.Kind, Function: c.Function, Args: c.Args, IdempotencyKey: e.IdempotencyKey(),
+		Instance: instance, Task: e.Task, At: at}
 }
 
 func (r *run) call(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
@@ -44,14 +81,7 @@ func (r *run) call(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 	case c.GRPC != nil || c.AsyncAPI != nil || c.A2A != nil || c.MCP != nil:
 		return fault(notSupported(fmt.Sprintf("call: %s is not supported yet by storeflow; use call: http or call: openapi", c.Call)))
 	default:
-		if r.e.Functions == nil || !r.e.Functions(c.Call) {
-			return fault(notSupported(fmt.Sprintf("call: %q is neither defined in use.functions nor a built-in function of this storeflow; cataloged functions are not supported yet", c.Call)))
-		}
-		args, p2 := r.evalValue(c.With, f.Input, vars)
-		if p2 != nil {
-			return fault(p2)
-		}
-		call = &Call{Kind: "function", Function: c.Call, Args: args}
+		call, p = r.builtinCall(c, f.Input, vars)
 	}
 	if p != nil {
 		return fault(p)
@@ -73,22 +103,6 @@ func takeResult(f *Frame) (outcome, bool) {
 	}
 	f.RawOutput = res.Output
 	return okDone, true
-}
-
-// Perform makes an HTTP or OpenAPI call with the effect's idempotency key.
-// Other kinds are the caller's to perform.
-func (c *Call) Perform(ctx context.Context, client *httpcall.Client, key string) (any, error) {
-	switch c.Kind {
-	case "http":
-		req := *c.HTTP
-		req.IdempotencyKey = key
-		return client.Do(ctx, req)
-	case "openapi":
-		req := *c.OpenAPI
-		req.IdempotencyKey = key
-		return client.DoOpenAPI(ctx, req)
-	}
-	return nil, notSupported(fmt.Sprintf("call kind %q has no connector in this storeflow", c.Kind))
 }
 
 func (r *run) function(name string) (*dsl.Task, bool) {
@@ -131,22 +145,32 @@ func (r *run) httpCall(f *Frame, h *dsl.HTTPCall, vars map[string]any) (*Call, *
 	if p != nil {
 		return nil, p
 	}
-	req := &httpcall.Request{Method: strings.ToUpper(fmt.Sprint(method)), URI: uri, Output: h.Output, Redirect: h.Redirect}
-	if req.Headers, p = r.stringMap(h.Headers, f.Input, vars, "headers"); p != nil {
+	args := args{"method": strings.ToUpper(fmt.Sprint(method)), "uri": uri}
+	args.set("output", h.Output)
+	args.set("redirect", h.Redirect)
+	headers, p := r.stringMap(h.Headers, f.Input, vars, "headers")
+	if p != nil {
 		return nil, p
 	}
-	if req.Query, p = r.stringMap(h.Query, f.Input, vars, "query"); p != nil {
+	args.set("headers", headers)
+	query, p := r.stringMap(h.Query, f.Input, vars, "query")
+	if p != nil {
 		return nil, p
 	}
+	args.set("query", query)
 	if h.Body.IsSet() {
-		if req.Body, p = r.evalValue(h.Body, f.Input, vars); p != nil {
+		body, p := r.evalValue(h.Body, f.Input, vars)
+		if p != nil {
 			return nil, p
 		}
+		args.set("body", body)
 	}
-	if req.Auth, p = r.auth(h.Endpoint.Authentication, f.Input, vars); p != nil {
+	auth, p := r.auth(h.Endpoint.Authentication, f.Input, vars)
+	if p != nil {
 		return nil, p
 	}
-	return &Call{Kind: "http", HTTP: req}, nil
+	args.set("auth", auth)
+	return &Call{Kind: connector.KindHTTP, Args: map[string]any(args)}, nil
 }
 
 func (r *run) openAPICall(f *Frame, o *dsl.OpenAPICall, vars map[string]any) (*Call, *problem.Problem) {
@@ -154,7 +178,9 @@ func (r *run) openAPICall(f *Frame, o *dsl.OpenAPICall, vars map[string]any) (*C
 	if p != nil {
 		return nil, p
 	}
-	req := &httpcall.OpenAPIRequest{DocumentURI: doc, OperationID: o.OperationID, Output: o.Output, Redirect: o.Redirect}
+	args := args{"documentUri": doc, "operationId": o.OperationID}
+	args.set("output", o.Output)
+	args.set("redirect", o.Redirect)
 	if o.Parameters.IsSet() {
 		v, p := r.evalValue(o.Parameters, f.Input, vars)
 		if p != nil {
@@ -164,16 +190,77 @@ func (r *run) openAPICall(f *Frame, o *dsl.OpenAPICall, vars map[string]any) (*C
 		if !ok && v != nil {
 			return nil, &problem.Problem{Type: problem.TypeExpression, Status: 400, Title: "Invalid Parameters", Detail: fmt.Sprintf("openapi parameters must be an object, got %T", v)}
 		}
-		req.Parameters = params
+		args.set("parameters", params)
 	}
-	auth := o.Authentication
-	if auth == nil {
-		auth = o.Document.Endpoint.Authentication
+	ref := o.Authentication
+	if ref == nil {
+		ref = o.Document.Endpoint.Authentication
 	}
-	if req.Auth, p = r.auth(auth, f.Input, vars); p != nil {
+	auth, p := r.auth(ref, f.Input, vars)
+	if p != nil {
 		return nil, p
 	}
-	return &Call{Kind: "openapi", OpenAPI: req}, nil
+	args.set("auth", auth)
+	return &Call{Kind: connector.KindOpenAPI, Args: map[string]any(args)}, nil
+}
+
+// builtinCall resolves a call of a function of the runtime's default
+// catalog (NAME:VERSION@default, or bare NAME) and checks its evaluated
+// arguments against the function's schema.
+func (r *run) builtinCall(c *dsl.CallTask, input any, vars map[string]any) (*Call, *problem.Problem) {
+	if r.e.Builtins == nil {
+		return nil, notSupported(fmt.Sprintf("call: %q is neither defined in use.functions nor a built-in function of this storeflow", c.Call))
+	}
+	if _, _, cat := connector.ParseRef(c.Call); cat != "" && r.wf.Use != nil && r.wf.Use.Catalogs[cat] != nil {
+		return nil, notSupported(fmt.Sprintf("call: %q: functions of the catalog %q the workflow declares are not supported yet", c.Call, cat))
+	}
+	check, ok := r.e.Builtins.Lookup(c.Call)
+	if !ok {
+		return nil, notSupported(fmt.Sprintf("call: %q is neither defined in use.functions nor a built-in function of this storeflow (built-ins: %s); functions of other catalogs are not supported yet",
+			c.Call, strings.Join(r.e.Builtins.Names(), ", ")))
+	}
+	var args any
+	if c.With.IsSet() {
+		v, p := r.evalValue(c.With, input, vars)
+		if p != nil {
+			return nil, p
+		}
+		args = v
+	}
+	if err := check(args); err != nil {
+		return nil, &problem.Problem{Type: problem.TypeValidation, Status: 400, Title: "Invalid Arguments", Detail: err.Error()}
+	}
+	name, _, _ := connector.ParseRef(c.Call)
+	return &Call{Kind: connector.KindFunction, Function: name, Args: args}, nil
+}
+
+// args are a call's resolved arguments, in the JSON form its connector
+// decodes; set leaves out empty values, as the connectors' omitempty
+// fields do.
+type args map[string]any
+
+func (a args) set(key string, v any) {
+	switch x := v.(type) {
+	case nil:
+		return
+	case string:
+		if x == "" {
+			return
+		}
+	case bool:
+		if !x {
+			return
+		}
+	case map[string]string:
+		if len(x) == 0 {
+			return
+		}
+	case map[string]any:
+		if x == nil {
+			return
+		}
+	}
+	a[key] = v
 }
 
 func (r *run) endpointURI(e *dsl.Endpoint, input any, vars map[string]any) (string, *problem.Problem) {
@@ -191,7 +278,7 @@ func (r *run) endpointURI(e *dsl.Endpoint, input any, vars map[string]any) (stri
 	if !strings.Contains(e.URI, "{") {
 		return e.URI, nil
 	}
-	uri, err := httpcall.Interpolate(e.URI, input)
+	uri, err := interpolate(e.URI, input)
 	if err != nil {
 		return "", problem.As(err)
 	}
@@ -227,8 +314,9 @@ func (r *run) stringMap(v *dsl.Value, input any, vars map[string]any, what strin
 	return res, nil
 }
 
-// auth resolves an authentication policy into credentials, reading secrets.
-func (r *run) auth(ref *dsl.AuthRef, input any, vars map[string]any) (*httpcall.Auth, *problem.Problem) {
+// auth resolves an authentication policy into credentials, reading
+// secrets, in the form of connector/httpcall.Auth.
+func (r *run) auth(ref *dsl.AuthRef, input any, vars map[string]any) (map[string]any, *problem.Problem) {
 	if ref == nil {
 		return nil, nil
 	}
@@ -267,30 +355,25 @@ func (r *run) auth(ref *dsl.AuthRef, input any, vars map[string]any) (*httpcall.
 		}
 		return m, nil
 	}
-	a := &httpcall.Auth{}
-	var p *problem.Problem
 	switch {
 	case pol.Basic != nil || pol.Digest != nil:
-		b := pol.Basic
+		b, scheme := pol.Basic, "basic"
 		if b == nil {
-			b = pol.Digest
+			b, scheme = pol.Digest, "digest"
 		}
 		s, p := secret(b.Use)
 		if p != nil {
 			return nil, p
 		}
-		cred := &httpcall.BasicAuth{}
-		if cred.Username, p = str(b.Username, s, "username"); p != nil {
+		user, p := str(b.Username, s, "username")
+		if p != nil {
 			return nil, p
 		}
-		if cred.Password, p = str(b.Password, s, "password"); p != nil {
+		pass, p := str(b.Password, s, "password")
+		if p != nil {
 			return nil, p
 		}
-		if pol.Basic != nil {
-			a.Basic = cred
-		} else {
-			a.Digest = cred
-		}
+		return map[string]any{scheme: map[string]any{"username": user, "password": pass}}, nil
 	case pol.Bearer != nil:
 		s, p := secret(pol.Bearer.Use)
 		if p != nil {
@@ -300,39 +383,58 @@ func (r *run) auth(ref *dsl.AuthRef, input any, vars map[string]any) (*httpcall.
 		if p != nil {
 			return nil, p
 		}
-		a.Bearer = &httpcall.BearerAuth{Token: tok}
+		return map[string]any{"bearer": map[string]any{"token": tok}}, nil
 	case pol.OAuth2 != nil || pol.OIDC != nil:
-		o := pol.OAuth2
+		o, oidc := pol.OAuth2, false
 		if o == nil {
-			o = pol.OIDC
-			a.OIDC = true
+			o, oidc = pol.OIDC, true
 		}
 		s, p := secret(o.Use)
 		if p != nil {
 			return nil, p
 		}
-		oa := &httpcall.OAuth2{Grant: o.Grant, ClientAuth: o.ClientAuthentication, Encoding: o.RequestEncoding,
-			TokenEndpoint: o.TokenEndpoint, Scopes: o.Scopes, Audiences: o.Audiences}
-		for _, f := range []struct {
-			dst *string
-			v   *dsl.Value
-			key string
-		}{{&oa.Authority, o.Authority, "authority"}, {&oa.ClientID, o.ClientID, "client.id"}, {&oa.ClientSecret, o.ClientSecret, "client.secret"},
-			{&oa.Username, o.Username, "username"}, {&oa.Password, o.Password, "password"}} {
-			if *f.dst, p = str(f.v, flattenSecret(s), f.key); p != nil {
+		oa := args{}
+		oa.set("grant", o.Grant)
+		oa.set("clientAuth", o.ClientAuthentication)
+		oa.set("encoding", o.RequestEncoding)
+		oa.set("tokenEndpoint", o.TokenEndpoint)
+		if len(o.Scopes) > 0 {
+			oa["scopes"] = o.Scopes
+		}
+		if len(o.Audiences) > 0 {
+			oa["audiences"] = o.Audiences
+		}
+		flat := flattenSecret(s)
+		for _, fl := range []struct {
+			name string
+			v    *dsl.Value
+			key  string
+		}{{"authority", o.Authority, "authority"}, {"clientId", o.ClientID, "client.id"}, {"clientSecret", o.ClientSecret, "client.secret"},
+			{"username", o.Username, "username"}, {"password", o.Password, "password"}} {
+			v, p := str(fl.v, flat, fl.key)
+			if p != nil {
 				return nil, p
 			}
+			oa.set(fl.name, v)
+		}
+		if _, ok := oa["authority"]; !ok {
+			oa["authority"] = ""
 		}
 		if s != nil {
-			if g, ok := s["grant"].(string); ok && oa.Grant == "" {
-				oa.Grant = g
+			if g, ok := s["grant"].(string); ok && o.Grant == "" {
+				oa["grant"] = g
 			}
 		}
-		a.OAuth2 = oa
-	default:
-		return nil, nil
+		if _, ok := oa["grant"]; !ok {
+			oa["grant"] = ""
+		}
+		out := map[string]any{"oauth2": map[string]any(oa)}
+		if oidc {
+			out["oidc"] = true
+		}
+		return out, nil
 	}
-	return a, p
+	return nil, nil
 }
 
 // flattenSecret turns {client: {id: x}} into {"client.id": x} so that secret
@@ -390,14 +492,17 @@ func (r *run) authorization(f *Frame, c *dsl.CallTask, vars map[string]any) any 
 	if p != nil || a == nil {
 		return nil
 	}
-	switch {
-	case a.Basic != nil:
-		return map[string]any{"scheme": "Basic", "parameter": base64.StdEncoding.EncodeToString([]byte(a.Basic.Username + ":" + a.Basic.Password))}
-	case a.Bearer != nil:
-		return map[string]any{"scheme": "Bearer", "parameter": a.Bearer.Token}
-	case a.Digest != nil:
+	cred := func(scheme string) (map[string]any, bool) { m, ok := a[scheme].(map[string]any); return m, ok }
+	if b, ok := cred("basic"); ok {
+		return map[string]any{"scheme": "Basic", "parameter": base64.StdEncoding.EncodeToString([]byte(fmt.Sprint(b["username"]) + ":" + fmt.Sprint(b["password"])))}
+	}
+	if b, ok := cred("bearer"); ok {
+		return map[string]any{"scheme": "Bearer", "parameter": b["token"]}
+	}
+	if _, ok := cred("digest"); ok {
 		return map[string]any{"scheme": "Digest"}
-	case a.OAuth2 != nil:
+	}
+	if _, ok := cred("oauth2"); ok {
 		return map[string]any{"scheme": "Bearer"}
 	}
 	return nil

@@ -26,10 +26,11 @@ type Engine struct {
 	Clock clock.Clock
 	// Secrets are the values workflows may read as $secrets, by name.
 	Secrets map[string]any
-	// Functions resolves calls of functions that are neither a DSL call type
-	// nor defined in the workflow (the built-in catalog). Nil: none.
-	Functions func(name string) bool
-	Logger    *slog.Logger
+	// Builtins resolves calls of functions that are neither a DSL call type
+	// nor defined in the workflow: the runtime's default catalog of
+	// built-ins. Nil: none.
+	Builtins dsl.Builtins
+	Logger   *slog.Logger
 }
 
 // New returns an engine reading time from c.

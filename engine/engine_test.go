@@ -14,8 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/storeflow/storeflow/catalog"
 	"github.com/storeflow/storeflow/clock"
-	"github.com/storeflow/storeflow/connector/httpcall"
 	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/engine"
 	"github.com/storeflow/storeflow/problem"
@@ -83,7 +83,7 @@ func (s *sink) count() int {
 func runLocal(t *testing.T, wf *dsl.Workflow, input any, opts ...func(*engine.Local)) *engine.Result {
 	t.Helper()
 	vc := clock.NewVirtual(epoch)
-	l := &engine.Local{Engine: engine.New(vc), HTTP: &httpcall.Client{}, Virtual: vc}
+	l := &engine.Local{Engine: engine.New(vc), Connectors: catalog.Default(catalog.Options{}), Virtual: vc}
 	for _, o := range opts {
 		o(l)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/storeflow/storeflow/clock"
-	"github.com/storeflow/storeflow/connector/httpcall"
+	"github.com/storeflow/storeflow/connector"
 	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/problem"
 )
@@ -20,11 +20,11 @@ import (
 // the conformance tests and pretests.
 type Local struct {
 	Engine *Engine
-	HTTP   *httpcall.Client
+	// Connectors perform the calls (a connector.Registry, or its recording
+	// twin in tests).
+	Connectors connector.Connector
 	// Workflows resolves the definitions that `run: workflow` starts.
 	Workflows func(ref WorkflowRef) (*dsl.Workflow, error)
-	// Functions performs calls of built-in functions; nil: none.
-	Functions func(ctx context.Context, name string, args any) (any, error)
 	// Events are delivered to listens as if they had arrived after start.
 	Events []map[string]any
 	// Virtual, when set, is advanced to each due timer instead of sleeping.
@@ -122,7 +122,7 @@ func (l *Local) next(ctx context.Context, wf *dsl.Workflow, in *Instance, st *lo
 			return l.child(ctx, eff), nil
 		}
 		res.Calls = append(res.Calls, eff)
-		out, err := l.perform(ctx, eff)
+		out, err := l.perform(ctx, in, eff)
 		if err != nil {
 			return Completion{Effect: eff.ID, Error: problem.As(err)}, nil
 		}
@@ -205,15 +205,11 @@ func (l *Local) child(ctx context.Context, eff Effect) Completion {
 	return Completion{Effect: eff.ID, Output: res.Instance.Output}
 }
 
-func (l *Local) perform(ctx context.Context, eff Effect) (any, error) {
-	c := eff.Call
-	if c.Kind == "function" {
-		if l.Functions == nil {
-			return nil, notSupported(fmt.Sprintf("function %q has no implementation here", c.Function))
-		}
-		return l.Functions(ctx, c.Function, c.Args)
+func (l *Local) perform(ctx context.Context, in *Instance, eff Effect) (any, error) {
+	if l.Connectors == nil {
+		return nil, notSupported(fmt.Sprintf("%s: no connectors are configured", eff.Call.Kind))
 	}
-	return c.Perform(ctx, l.HTTP, eff.IdempotencyKey())
+	return l.Connectors.Call(ctx, eff.Request(in.ID, l.Engine.Clock.Now()))
 }
 
 func (l *Local) sleepUntil(ctx context.Context, due time.Time) error {

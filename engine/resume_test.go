@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/storeflow/storeflow/catalog"
 	"github.com/storeflow/storeflow/clock"
-	"github.com/storeflow/storeflow/connector/httpcall"
 	"github.com/storeflow/storeflow/engine"
 	"github.com/storeflow/storeflow/problem"
 )
@@ -92,7 +92,7 @@ func TestRetryBackoffAndExhaustion(t *testing.T) {
             attempt: {count: 3}
 `
 	vc := clock.NewVirtual(epoch)
-	l := &engine.Local{Engine: engine.New(vc), HTTP: &httpcall.Client{}, Virtual: vc}
+	l := &engine.Local{Engine: engine.New(vc), Connectors: catalog.Default(catalog.Options{}), Virtual: vc}
 	res, err := l.Run(context.Background(), load(t, fmt.Sprintf(body, s.srv.URL, "/flaky")), nil)
 	require.NoError(t, err)
 	require.Equal(t, engine.StatusCompleted, res.Instance.Status, "%v", res.Instance.Error)
@@ -103,7 +103,7 @@ func TestRetryBackoffAndExhaustion(t *testing.T) {
 	s.failures["/flaky2"] = 2
 	linear := strings.Replace(strings.Replace(body, "exponential", "linear", 1), "limit:", "jitter: {from: PT1S, to: PT1S}\n          limit:", 1)
 	vc = clock.NewVirtual(epoch)
-	l = &engine.Local{Engine: engine.New(vc), HTTP: &httpcall.Client{}, Virtual: vc}
+	l = &engine.Local{Engine: engine.New(vc), Connectors: catalog.Default(catalog.Options{}), Virtual: vc}
 	res, err = l.Run(context.Background(), load(t, fmt.Sprintf(linear, s.srv.URL, "/flaky2")), nil)
 	require.NoError(t, err)
 	require.Equal(t, engine.StatusCompleted, res.Instance.Status, "%v", res.Instance.Error)
@@ -251,7 +251,7 @@ func TestEmittedEventResumesOwnListen(t *testing.T) {
 func TestStuckListenIsReported(t *testing.T) {
 	t.Parallel()
 	vc := clock.NewVirtual(epoch)
-	l := &engine.Local{Engine: engine.New(vc), HTTP: &httpcall.Client{}, Virtual: vc}
+	l := &engine.Local{Engine: engine.New(vc), Connectors: catalog.Default(catalog.Options{}), Virtual: vc}
 	_, err := l.Run(context.Background(), load(t, `do:
   - w:
       listen:

@@ -131,7 +131,9 @@ func (r *Runtime) perform(ctx context.Context, o store.OutboxItem) error {
 		return r.do(ctx, &item{kind: itemStart, id: id, deleteOutbox: o.ID, start: &startReq{
 			wf: wf, input: eff.Child.Input, trigger: "child:" + eff.ID, parent: &engine.ParentRef{Instance: o.InstanceID, Effect: eff.ID}}})
 	case engine.EffectCall:
-		out, err := eff.Call.Perform(ctx, r.http, eff.IdempotencyKey())
+		req := eff.Request(o.InstanceID, r.clk.Now())
+		req.Attempt = o.Attempts + 1
+		out, err := r.calls.Call(ctx, req)
 		if ctx.Err() != nil {
 			// Shutting down: a call cut short is not the service's failure.
 			// The item stays and is performed again, with the same key,

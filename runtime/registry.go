@@ -13,7 +13,8 @@ import (
 // registry holds compiled definitions, and the indexes events need: which
 // workflows an event type starts, and how listens for a type correlate.
 type registry struct {
-	st store.Store
+	st       store.Store
+	builtins dsl.Builtins
 
 	mu       sync.RWMutex
 	compiled map[engine.WorkflowRef]*dsl.Workflow
@@ -36,8 +37,8 @@ type shape struct {
 	froms []*dsl.Expr
 }
 
-func newRegistry(st store.Store) *registry {
-	return &registry{st: st, compiled: map[engine.WorkflowRef]*dsl.Workflow{}}
+func newRegistry(st store.Store, builtins dsl.Builtins) *registry {
+	return &registry{st: st, builtins: builtins, compiled: map[engine.WorkflowRef]*dsl.Workflow{}}
 }
 
 // get returns the compiled definition an instance runs on.
@@ -52,7 +53,7 @@ func (g *registry) get(ctx context.Context, ref engine.WorkflowRef) (*dsl.Workfl
 	if err != nil {
 		return nil, err
 	}
-	wf, err = dsl.Load(fmt.Sprintf("%s/%s:%s", w.Namespace, w.Name, w.Version), w.Source)
+	wf, err = dsl.LoadWith(fmt.Sprintf("%s/%s:%s", w.Namespace, w.Name, w.Version), w.Source, dsl.Options{Builtins: g.builtins})
 	if err != nil {
 		return nil, fmt.Errorf("compile stored workflow %s: %w", ref, err)
 	}

@@ -11,8 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/storeflow/storeflow/catalog"
 	"github.com/storeflow/storeflow/clock"
-	"github.com/storeflow/storeflow/connector/httpcall"
+	"github.com/storeflow/storeflow/connector"
 	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/engine"
 	"github.com/storeflow/storeflow/store"
@@ -20,11 +21,13 @@ import (
 
 // Options configure a Runtime.
 type Options struct {
-	Store   store.Store
-	Clock   clock.Clock
-	HTTP    *httpcall.Client
-	Logger  *slog.Logger
-	Secrets map[string]any
+	Store store.Store
+	Clock clock.Clock
+	// Connectors perform the calls workflows make, and declare the
+	// built-in functions of the default catalog; nil: catalog.Default.
+	Connectors *connector.Registry
+	Logger     *slog.Logger
+	Secrets    map[string]any
 	// Shards is the number of workers advancing instances; an instance is
 	// always advanced by the same worker, so never by two at once.
 	Shards int
@@ -73,7 +76,7 @@ type Runtime struct {
 	st     store.Store
 	clk    clock.Clock
 	eng    *engine.Engine
-	http   *httpcall.Client
+	calls  *connector.Registry
 	log    *slog.Logger
 	defs   *registry
 	shards []chan *item
@@ -116,8 +119,8 @@ func New(opts Options) *Runtime {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.HTTP == nil {
-		opts.HTTP = &httpcall.Client{Logger: opts.Logger}
+	if opts.Connectors == nil {
+		opts.Connectors = catalog.Default(catalog.Options{Logger: opts.Logger})
 	}
 	if opts.Shards <= 0 {
 		opts.Shards = 64
@@ -142,10 +145,11 @@ func New(opts Options) *Runtime {
 	}
 	eng := engine.New(opts.Clock)
 	eng.Secrets = opts.Secrets
+	eng.Builtins = opts.Connectors
 	eng.Logger = opts.Logger
 	r := &Runtime{
-		opts: opts, st: opts.Store, clk: opts.Clock, eng: eng, http: opts.HTTP, log: opts.Logger,
-		defs:        newRegistry(opts.Store),
+		opts: opts, st: opts.Store, clk: opts.Clock, eng: eng, calls: opts.Connectors, log: opts.Logger,
+		defs:        newRegistry(opts.Store, opts.Connectors),
 		commit:      make(chan *commitReq, opts.BatchSize*4),
 		ingest:      make(chan *ingestReq, 1024),
 		wakeMatcher: make(chan struct{}, 1),
@@ -262,6 +266,13 @@ func (r *Runtime) Suspend(ctx context.Context, id string) error {
 // Resume continues a suspended instance.
 func (r *Runtime) Resume(ctx context.Context, id string) error {
 	return r.command(ctx, &item{kind: itemResume, id: id})
+}
+
+// Compile loads a definition as this runtime runs it: with its built-in
+// functions known, so that a call of an unknown one, or literal arguments
+// that do not fit, are errors now rather than faults of a running instance.
+func (r *Runtime) Compile(file string, src []byte) (*dsl.Workflow, error) {
+	return dsl.LoadWith(file, src, dsl.Options{Builtins: r.calls})
 }
 
 // Reload refreshes the trigger and correlation indexes after workflows changed.

@@ -35,7 +35,7 @@ func (s *Server) postWorkflow(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusRequestEntityTooLarge, "Request Too Large", fmt.Sprintf("a definition may have at most %d bytes", s.cfg.MaxBody))
 		return
 	}
-	wf, err := dsl.Load("request", body)
+	wf, err := s.cfg.Runtime.Compile("request", body)
 	if err != nil {
 		var errs dsl.Errors
 		if errors.As(err, &errs) {

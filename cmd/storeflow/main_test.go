@@ -58,6 +58,17 @@ func TestRun(t *testing.T) {
 	require.Contains(t, errOut, "--input")
 }
 
+func TestRunCallsBuiltins(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := run(t, "run", "testdata/log.yaml", "--input", `{"cart":"c-9"}`)
+	require.Equal(t, 0, code, errOut)
+	require.JSONEq(t, `{"logged":"cart recovered"}`, out)
+	require.Regexp(t, `level=INFO msg="cart recovered" instance=[0-9a-f-]{36} task=/do/0/note fields.cart=c-9`, errOut)
+
+	code, _, errOut = run(t, "validate", "testdata/log.yaml")
+	require.Equal(t, 0, code, errOut)
+}
+
 func TestRunExample(t *testing.T) {
 	t.Parallel()
 	code, out, errOut := run(t, "run", "../../examples/abandoned-cart.yaml", "--virtual-clock", "--input", "@../../examples/abandoned-cart.input.json")

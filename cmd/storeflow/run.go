@@ -14,8 +14,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/storeflow/storeflow/catalog"
 	"github.com/storeflow/storeflow/clock"
-	"github.com/storeflow/storeflow/connector/httpcall"
 	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/engine"
 	"github.com/storeflow/storeflow/expr"
@@ -40,7 +40,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	file := fl.Arg(0)
-	wf, err := dsl.LoadFile(file)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	calls := catalog.Default(catalog.Options{Logger: logger})
+	wf, err := dsl.LoadFileWith(file, dsl.Options{Builtins: calls})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -91,13 +93,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	eng := engine.New(clk)
 	eng.Secrets = secMap
-	eng.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	eng.Builtins = calls
+	eng.Logger = logger
 	local := &engine.Local{
-		Engine:    eng,
-		HTTP:      &httpcall.Client{Logger: eng.Logger},
-		Workflows: directoryWorkflows(dir),
-		Events:    evs,
-		Virtual:   vc,
+		Engine:     eng,
+		Connectors: calls,
+		Workflows:  directoryWorkflows(dir, calls),
+		Events:     evs,
+		Virtual:    vc,
 	}
 	res, err := local.Run(ctx, wf, in)
 	if err != nil {
@@ -180,12 +183,12 @@ func readValue(s string) (any, error) {
 }
 
 // directoryWorkflows resolves child workflows among the files of dir.
-func directoryWorkflows(dir string) func(engine.WorkflowRef) (*dsl.Workflow, error) {
+func directoryWorkflows(dir string, builtins dsl.Builtins) func(engine.WorkflowRef) (*dsl.Workflow, error) {
 	return func(ref engine.WorkflowRef) (*dsl.Workflow, error) {
 		files, _ := workflowFiles([]string{dir})
 		var candidates []*dsl.Workflow
 		for _, f := range files {
-			wf, err := dsl.LoadFile(f)
+			wf, err := dsl.LoadFileWith(f, dsl.Options{Builtins: builtins})
 			if err != nil {
 				continue
 			}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/storeflow/storeflow/catalog"
 	"github.com/storeflow/storeflow/dsl"
 )
 
@@ -31,8 +32,9 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	files, errs := workflowFiles(fl.Args())
+	builtins := catalog.Default(catalog.Options{})
 	for _, file := range files {
-		if _, err := dsl.LoadFile(file); err != nil {
+		if _, err := dsl.LoadFileWith(file, dsl.Options{Builtins: builtins}); err != nil {
 			var list dsl.Errors
 			if errors.As(err, &list) {
 				errs = append(errs, list...)

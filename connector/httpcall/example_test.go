@@ -16,8 +16,7 @@ func ExampleClient_Do() {
 	}))
 	defer shop.Close()
 
-	uri, _ := httpcall.Interpolate(shop.URL+"/orders/{id}", map[string]any{"id": 1042})
-	out, err := (&httpcall.Client{}).Do(context.Background(), httpcall.Request{Method: "get", URI: uri, IdempotencyKey: "instance-1/3"})
+	out, err := (&httpcall.Client{}).Do(context.Background(), httpcall.Request{Method: "get", URI: shop.URL + "/orders/1042", IdempotencyKey: "instance-1/3"})
 	fmt.Println(out, err)
 	// Output: map[key:instance-1/3 order:/orders/1042] <nil>
 }

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/storeflow/storeflow/connector"
 	"github.com/storeflow/storeflow/problem"
 )
 
@@ -327,44 +328,25 @@ func numbers(v any) any {
 	return v
 }
 
-// Interpolate replaces {name} placeholders with top-level fields of data,
-// path-escaped: https://shop/orders/{orderId}.
-func Interpolate(uriTemplate string, data any) (string, error) {
-	if !strings.Contains(uriTemplate, "{") {
-		return uriTemplate, nil
+// Call performs `call: http` and `call: openapi` for the connector
+// registry: the request's arguments are a Request or an OpenAPIRequest in
+// JSON form, and the request's idempotency key is sent with it.
+func (c *Client) Call(ctx context.Context, req connector.Request) (any, error) {
+	switch req.Kind {
+	case connector.KindHTTP:
+		var r Request
+		if err := connector.DecodeArgs(req, &r); err != nil {
+			return nil, err
+		}
+		r.IdempotencyKey = req.IdempotencyKey
+		return c.Do(ctx, r)
+	case connector.KindOpenAPI:
+		var r OpenAPIRequest
+		if err := connector.DecodeArgs(req, &r); err != nil {
+			return nil, err
+		}
+		r.IdempotencyKey = req.IdempotencyKey
+		return c.DoOpenAPI(ctx, r)
 	}
-	m, _ := data.(map[string]any)
-	var b strings.Builder
-	rest := uriTemplate
-	for {
-		open := strings.IndexByte(rest, '{')
-		if open < 0 {
-			b.WriteString(rest)
-			return b.String(), nil
-		}
-		end := strings.IndexByte(rest[open:], '}')
-		if end < 0 {
-			return "", &problem.Problem{Type: problem.TypeExpression, Status: 400, Title: "Invalid Endpoint",
-				Detail: fmt.Sprintf("endpoint %q has an unclosed {", uriTemplate)}
-		}
-		name := strings.TrimSpace(rest[open+1 : open+end])
-		b.WriteString(rest[:open])
-		v, ok := m[name]
-		if !ok {
-			return "", &problem.Problem{Type: problem.TypeExpression, Status: 400, Title: "Invalid Endpoint",
-				Detail: fmt.Sprintf("endpoint %q: placeholder {%s} has no value; the task input has no top-level field %q", uriTemplate, name, name)}
-		}
-		switch x := v.(type) {
-		case string:
-			b.WriteString(url.PathEscape(x))
-		case nil:
-			b.WriteString("null")
-		case bool, int, int64, float64, json.Number:
-			b.WriteString(url.PathEscape(fmt.Sprint(x)))
-		default:
-			return "", &problem.Problem{Type: problem.TypeExpression, Status: 400, Title: "Invalid Endpoint",
-				Detail: fmt.Sprintf("endpoint %q: placeholder {%s} is %T; only strings, numbers, booleans and null fit in a URI", uriTemplate, name, v)}
-		}
-		rest = rest[open+end+1:]
-	}
+	return nil, connector.NotFound(req)
 }

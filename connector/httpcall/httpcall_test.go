@@ -191,27 +191,3 @@ func TestDigestAuth(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "welcome", out)
 }
-
-func TestInterpolate(t *testing.T) {
-	t.Parallel()
-	data := map[string]any{"id": 42, "name": "a b/c", "ok": true, "obj": map[string]any{}}
-	cases := []struct {
-		tmpl, want, err string
-	}{
-		{"https://x/orders/{id}", "https://x/orders/42", ""},
-		{"https://x/p/{name}?v={ok}", "https://x/p/a%20b%2Fc?v=true", ""},
-		{"https://x/plain", "https://x/plain", ""},
-		{"https://x/{missing}", "", "no top-level field \"missing\""},
-		{"https://x/{obj}", "", "only strings, numbers"},
-		{"https://x/{id", "", "unclosed"},
-	}
-	for _, tc := range cases {
-		got, err := httpcall.Interpolate(tc.tmpl, data)
-		if tc.err != "" {
-			require.ErrorContains(t, err, tc.err)
-			continue
-		}
-		require.NoError(t, err)
-		require.Equal(t, tc.want, got)
-	}
-}
