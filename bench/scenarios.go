@@ -22,6 +22,8 @@ const throughputFlow = `document:
   namespace: bench
   name: order-routing
   version: '1.0.0'
+input:
+  from: ${ .[0].data }
 schedule:
   on:
     one:
@@ -103,6 +105,8 @@ const waitingFlow = `document:
   namespace: bench
   name: cart-wait
   version: '1.0.0'
+input:
+  from: ${ .[0].data }
 schedule:
   on:
     one:
@@ -132,7 +136,7 @@ func Waiting(ctx context.Context, cfg Config) (Result, error) {
 			started.Add(1)
 		}
 		if o.Ended {
-			cart, _ := o.Input.(map[string]any)["cart"].(string)
+			cart, _ := startData(o.Input)["cart"].(string)
 			mu.Lock()
 			if at, ok := sentAt[cart]; ok {
 				lat = append(lat, o.CommittedAt.Sub(at))
@@ -195,6 +199,8 @@ const timersFlow = `document:
   namespace: bench
   name: timers
   version: '1.0.0'
+input:
+  from: ${ .[0].data }
 schedule:
   on:
     one:
@@ -214,8 +220,7 @@ func Timers(ctx context.Context, cfg Config) (Result, error) {
 		if !o.Ended {
 			return
 		}
-		in, _ := o.Input.(map[string]any)
-		ms, _ := in["delayMs"].(float64)
+		ms, _ := startData(o.Input)["delayMs"].(float64)
 		due := o.StartedAt.Add(time.Duration(ms) * time.Millisecond)
 		mu.Lock()
 		lag = append(lag, max(o.CommittedAt.Sub(due), 0))
@@ -320,3 +325,15 @@ func Ingest(ctx context.Context, cfg Config) (Result, error) {
 }
 
 func round(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
+
+// startData is the data of the first event an event-started instance's
+// input holds (the input is the array of its triggering events).
+func startData(input any) map[string]any {
+	events, _ := input.([]any)
+	if len(events) == 0 {
+		return nil
+	}
+	ev, _ := events[0].(map[string]any)
+	data, _ := ev["data"].(map[string]any)
+	return data
+}

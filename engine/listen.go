@@ -1,13 +1,9 @@
 package engine
 
 import (
-	"context"
-	"fmt"
 	"maps"
-	"reflect"
 
 	"github.com/storeflow/storeflow/dsl"
-	"github.com/storeflow/storeflow/expr"
 	"github.com/storeflow/storeflow/problem"
 )
 
@@ -34,7 +30,7 @@ func (r *run) listen(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 			// A foreach iteration is running for the event at the head of the queue.
 			it := lt.Foreach
 			ev := f.Queue[0]
-			inner := sc.with(it.Item, readEvent(ev.Event, lt.Read)).with(it.At, len(f.Events))
+			inner := sc.with(it.Item, ReadEvent(ev.Event, lt.Read)).with(it.At, len(f.Events))
 			out := r.list(f.Child, it.Do, inner)
 			if out.kind != done {
 				return out
@@ -71,11 +67,11 @@ func (r *run) listen(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 			f.Matched[idx] = true
 		}
 		if lt.Foreach != nil && len(lt.Foreach.Do) > 0 {
-			f.Child = &Frame{Path: item.Path + "/foreach/do", StartedAt: r.now, Data: readEvent(c.Event, lt.Read)}
+			f.Child = &Frame{Path: item.Path + "/foreach/do", StartedAt: r.now, Data: ReadEvent(c.Event, lt.Read)}
 			continue
 		}
 		f.Queue = f.Queue[1:]
-		val := readEvent(c.Event, lt.Read)
+		val := ReadEvent(c.Event, lt.Read)
 		if lt.Foreach != nil {
 			v, p := r.iterationOutput(f, lt.Foreach, val, sc.with(lt.Foreach.Item, val).with(lt.Foreach.At, len(f.Events)))
 			if p != nil {
@@ -148,17 +144,36 @@ func (r *run) listenFinished(f *Frame, to *dsl.EventConsumption, sc *scope) (boo
 	return false, nil // an until strategy ends by its own event
 }
 
-// readEvent returns what a listen reads of an event.
-func readEvent(ev map[string]any, read string) any {
-	switch read {
-	case "envelope":
-		return ev
-	case "raw":
-		if b, ok := ev["data_base64"]; ok {
-			return b
+// eventMatch evaluates what a filter expects of an event's attributes and
+// correlation values, on the listening task's input.
+func (r *run) eventMatch(flt *dsl.EventFilter, input any, vars map[string]any) (EventMatch, *problem.Problem) {
+	m := EventMatch{Attributes: map[string]any{}, Path: flt.Path}
+	for name, v := range flt.With {
+		if name == "data" {
+			m.HasDataFilter = true
+			continue
+		}
+		val, p := r.evalValue(v, input, vars)
+		if p != nil {
+			return m, p
+		}
+		m.Attributes[name] = val
+	}
+	if len(flt.Correlate) > 0 {
+		m.Correlate = map[string]any{}
+		for key, c := range flt.Correlate {
+			if !c.Expect.IsSet() {
+				m.Correlate[key] = nil
+				continue
+			}
+			val, p := r.evalValue(c.Expect, input, vars)
+			if p != nil {
+				return m, p
+			}
+			m.Correlate[key] = val
 		}
 	}
-	return ev["data"]
+	return m, nil
 }
 
 // subscription evaluates the filters' attributes and correlation
@@ -169,31 +184,9 @@ func (r *run) subscription(f *Frame, to *dsl.EventConsumption, sc *scope) (*Subs
 	build := func(filters []*dsl.EventFilter) ([]EventMatch, *problem.Problem) {
 		out := make([]EventMatch, 0, len(filters))
 		for _, flt := range filters {
-			m := EventMatch{Attributes: map[string]any{}, Path: flt.Path}
-			for name, v := range flt.With {
-				if name == "data" {
-					m.HasDataFilter = true
-					continue
-				}
-				val, p := r.evalValue(v, f.Input, vars)
-				if p != nil {
-					return nil, p
-				}
-				m.Attributes[name] = val
-			}
-			if len(flt.Correlate) > 0 {
-				m.Correlate = map[string]any{}
-				for key, c := range flt.Correlate {
-					if !c.Expect.IsSet() {
-						m.Correlate[key] = nil
-						continue
-					}
-					val, p := r.evalValue(c.Expect, f.Input, vars)
-					if p != nil {
-						return nil, p
-					}
-					m.Correlate[key] = val
-				}
+			m, p := r.eventMatch(flt, f.Input, vars)
+			if p != nil {
+				return nil, p
 			}
 			out = append(out, m)
 		}
@@ -248,7 +241,11 @@ func (r *run) consumes(f *Frame, to *dsl.EventConsumption, ev map[string]any) (i
 		if f.Matched != nil && f.Matched[i] {
 			continue
 		}
-		ok, corr, err := matchFilter(r.ctx, flt, ev, f.Input, vars, f.Corr)
+		m, p := r.eventMatch(flt, f.Input, vars)
+		if p != nil {
+			return 0, false, p
+		}
+		ok, corr, err := matchEvent(r.ctx, flt, m, ev, f.Corr)
 		if err != nil {
 			return 0, false, exprProblem(err)
 		}
@@ -263,133 +260,6 @@ func (r *run) consumes(f *Frame, to *dsl.EventConsumption, ev map[string]any) (i
 		}
 	}
 	return 0, false, nil
-}
-
-// matchFilter reports whether an event matches a filter. Attribute values
-// and expectations are evaluated on the listening task's input; data
-// expressions and correlation `from` expressions on the event. fixed holds
-// correlation values set by earlier events; the values this event yields are
-// returned.
-func matchFilter(ctx context.Context, flt *dsl.EventFilter, ev map[string]any, input any, vars map[string]any, fixed map[string]any) (bool, map[string]any, error) {
-	for name, v := range flt.With {
-		got := ev[name]
-		if name == "data" && v.Tmpl != nil && isExprValue(v) {
-			ok, err := v.Tmpl.Eval(ctx, got, vars)
-			if err != nil {
-				return false, nil, err
-			}
-			if b, _ := ok.(bool); !b {
-				return false, nil, nil
-			}
-			continue
-		}
-		want := v.Get()
-		if v.Tmpl != nil {
-			w, err := v.Tmpl.Eval(ctx, input, vars)
-			if err != nil {
-				return false, nil, err
-			}
-			want = w
-		}
-		if !valueMatches(got, want) {
-			return false, nil, nil
-		}
-	}
-	corr := map[string]any{}
-	for key, c := range flt.Correlate {
-		if c.From == nil || c.From.Prog == nil {
-			continue
-		}
-		got, err := c.From.Prog.Eval(ctx, ev, vars)
-		if err != nil {
-			return false, nil, err
-		}
-		want, has := fixed[key]
-		if c.Expect.IsSet() {
-			want, has = c.Expect.Get(), true
-			if c.Expect.Tmpl != nil {
-				if want, err = c.Expect.Tmpl.Eval(ctx, input, vars); err != nil {
-					return false, nil, err
-				}
-			}
-		}
-		if has && !reflect.DeepEqual(expr.Normalize(got), expr.Normalize(want)) && fmt.Sprint(got) != fmt.Sprint(want) {
-			return false, nil, nil
-		}
-		corr[key] = got
-	}
-	return true, corr, nil
-}
-
-func isExprValue(v *dsl.Value) bool {
-	s, ok := v.Get().(string)
-	return ok && expr.IsExpr(s)
-}
-
-// valueMatches compares an event attribute with a filter value: objects
-// match when every property of want is present and matches in got.
-func valueMatches(got, want any) bool {
-	if w, ok := want.(map[string]any); ok {
-		g, ok := got.(map[string]any)
-		if !ok {
-			return false
-		}
-		for k, wv := range w {
-			if !valueMatches(g[k], wv) {
-				return false
-			}
-		}
-		return true
-	}
-	if reflect.DeepEqual(expr.Normalize(got), expr.Normalize(want)) {
-		return true
-	}
-	gn, gok := toFloat(expr.Normalize(got))
-	wn, wok := toFloat(expr.Normalize(want))
-	return gok && wok && gn == wn
-}
-
-// MatchEvent reports whether an event satisfies the filter of a subscription,
-// evaluating the filter's data and correlation expressions. The runtime uses
-// it after its index narrowed the candidates.
-func MatchEvent(ctx context.Context, wf *dsl.Workflow, m EventMatch, ev map[string]any) (bool, error) {
-	for name, want := range m.Attributes {
-		if !valueMatches(ev[name], want) {
-			return false, nil
-		}
-	}
-	flt := FilterAt(wf, m.Path)
-	if flt == nil {
-		return false, fmt.Errorf("no event filter at %s in %s", m.Path, wf.Document.Name)
-	}
-	vars := map[string]any{}
-	for name, v := range flt.With {
-		if name == "data" && v.Tmpl != nil && isExprValue(v) {
-			ok, err := v.Tmpl.Eval(ctx, ev["data"], vars)
-			if err != nil {
-				return false, err
-			}
-			if b, _ := ok.(bool); !b {
-				return false, nil
-			}
-		} else if name == "data" && !valueMatches(ev["data"], v.Get()) {
-			return false, nil
-		}
-	}
-	for key, want := range m.Correlate {
-		c := flt.Correlate[key]
-		if c == nil || c.From == nil || c.From.Prog == nil || want == nil {
-			continue
-		}
-		got, err := c.From.Prog.Eval(ctx, ev, vars)
-		if err != nil {
-			return false, err
-		}
-		if !valueMatches(got, want) {
-			return false, nil
-		}
-	}
-	return true, nil
 }
 
 // FilterAt finds the event filter written at a JSON Pointer path.

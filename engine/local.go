@@ -164,21 +164,9 @@ func (l *Local) matchEvent(ctx context.Context, wf *dsl.Workflow, st *localState
 			if st.delivered[id][i] {
 				continue
 			}
-			for _, m := range sub.Until {
-				if ok, _ := MatchEvent(ctx, wf, m, ev); ok {
-					st.delivered[id][i] = true
-					return Completion{Effect: id, Event: ev, Until: true}, true
-				}
-			}
-			if len(sub.Filters) == 0 {
+			if c, ok := sub.Match(ctx, wf, id, ev); ok {
 				st.delivered[id][i] = true
-				return Completion{Effect: id, Event: ev}, true
-			}
-			for fi, m := range sub.Filters {
-				if ok, _ := MatchEvent(ctx, wf, m, ev); ok {
-					st.delivered[id][i] = true
-					return Completion{Effect: id, Event: ev, Filter: fi}, true
-				}
+				return c, true
 			}
 		}
 	}

@@ -290,6 +290,8 @@ do:
   namespace: shop
   name: followup
   version: '1.0.0'
+input:
+  from: ${ .[0].data }
 schedule:
   on:
     one:
@@ -309,6 +311,8 @@ do:
   namespace: shop
   name: sentinel
   version: '1.0.0'
+input:
+  from: ${ .[0].data }
 schedule:
   on:
     one:

@@ -223,10 +223,7 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 		if !r.leases.ownsSlot(slot) || !r.triggers(ctx, wf, env) {
 			continue
 		}
-		input := env["data"]
-		if wf.Schedule.Read == "envelope" {
-			input = env
-		}
+		input := engine.StartInput([]map[string]any{env}, wf.Schedule.Read)
 		id, err := r.newID(slot)
 		if err != nil {
 			failed.Store(true)
@@ -349,33 +346,12 @@ func (r *Runtime) deliverable(ctx context.Context, sub store.Subscription, env m
 	if err := json.Unmarshal(sub.Spec, &spec); err != nil {
 		return engine.Completion{}, false
 	}
-	effect, suffix, _ := strings.Cut(sub.ID, "#")
 	wf, err := r.defs.get(ctx, spec.Workflow)
 	if err != nil {
 		return engine.Completion{}, false
 	}
-	until := strings.HasPrefix(suffix, "u")
-	idx := 0
-	for i := range suffix {
-		if suffix[i] >= '0' && suffix[i] <= '9' {
-			idx = idx*10 + int(suffix[i]-'0')
-		}
-	}
-	filters := spec.Filters
-	if until {
-		filters = spec.Until
-	}
-	if len(filters) == 0 {
-		return engine.Completion{Effect: effect, Event: env}, true
-	}
-	if idx >= len(filters) {
-		return engine.Completion{}, false
-	}
-	ok, err := engine.MatchEvent(ctx, wf, filters[idx], env)
-	if err != nil || !ok {
-		return engine.Completion{}, false
-	}
-	return engine.Completion{Effect: effect, Event: env, Filter: idx, Until: until}, true
+	effect, _, _ := strings.Cut(sub.ID, "#")
+	return spec.Match(ctx, wf, effect, env)
 }
 
 // eventKey computes the correlation key an event has under a shape.
@@ -419,7 +395,7 @@ func (r *Runtime) lookBack(ctx context.Context, wf *dsl.Workflow, tr *engine.Tra
 			return fmt.Errorf("look back for events: %w", err)
 		}
 		for _, ev := range events {
-			c, ok := r.match1(ctx, wf, sub, e.ID, decodeEvent(ev))
+			c, ok := sub.Match(ctx, wf, e.ID, decodeEvent(ev))
 			if !ok {
 				continue
 			}
@@ -430,23 +406,6 @@ func (r *Runtime) lookBack(ctx context.Context, wf *dsl.Workflow, tr *engine.Tra
 		}
 	}
 	return nil
-}
-
-func (r *Runtime) match1(ctx context.Context, wf *dsl.Workflow, sub *engine.Subscription, effect string, env map[string]any) (engine.Completion, bool) {
-	for i, m := range sub.Until {
-		if ok, err := engine.MatchEvent(ctx, wf, m, env); err == nil && ok {
-			return engine.Completion{Effect: effect, Event: env, Filter: i, Until: true}, true
-		}
-	}
-	if len(sub.Filters) == 0 {
-		return engine.Completion{Effect: effect, Event: env}, true
-	}
-	for i, m := range sub.Filters {
-		if ok, err := engine.MatchEvent(ctx, wf, m, env); err == nil && ok {
-			return engine.Completion{Effect: effect, Event: env, Filter: i}, true
-		}
-	}
-	return engine.Completion{}, false
 }
 
 func matchType(m engine.EventMatch) string {

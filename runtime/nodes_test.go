@@ -22,6 +22,8 @@ const relayFlow = `document:
   namespace: shop
   name: relay
   version: '1.0.0'
+input:
+  from: ${ .[0].data }
 schedule:
   on:
     one:
@@ -119,7 +121,7 @@ func TestNodesShareWork(t *testing.T) {
 	in, err := engine.Unmarshal(got.State)
 	require.NoError(t, err)
 	var cancelled int
-	_, err = fmt.Sscanf(in.Input.(map[string]any)["cartId"].(string), "c%d", &cancelled)
+	_, err = fmt.Sscanf(in.Input.([]any)[0].(map[string]any)["data"].(map[string]any)["cartId"].(string), "c%d", &cancelled)
 	require.NoError(t, err)
 	firstHalf := carts / 2
 	if cancelled < carts/2 {

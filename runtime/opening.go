@@ -145,7 +145,7 @@ func (r *Runtime) openingDeliveries(ctx context.Context, typ string, env map[str
 	r.opening.mu.Unlock()
 	var out []*item
 	for _, c := range cands {
-		if comp, ok := r.match1(ctx, c.l.wf, c.l.sub, c.l.effect, env); ok {
+		if comp, ok := c.l.sub.Match(ctx, c.l.wf, c.l.effect, env); ok {
 			comp.Seq = seq
 			out = append(out, &item{kind: itemComplete, id: c.id, completion: comp})
 		}

@@ -275,6 +275,24 @@ func (r *Runtime) Compile(file string, src []byte) (*dsl.Workflow, error) {
 	return dsl.LoadWith(file, src, dsl.Options{Builtins: r.calls})
 }
 
+// Publish compiles a definition (see Compile), stores it as a new version
+// and refreshes the indexes, so that its triggers work from now on. The
+// same source posted again is no new version (created is false); other
+// source under an existing version is store.ErrVersionExists. A compile
+// error is of type dsl.Errors.
+func (r *Runtime) Publish(ctx context.Context, file string, src []byte) (stored store.Workflow, created bool, err error) {
+	wf, err := r.Compile(file, src)
+	if err != nil {
+		return store.Workflow{}, false, err
+	}
+	d := wf.Document
+	stored, created, err = r.st.PutWorkflow(ctx, store.Workflow{Namespace: d.Namespace, Name: d.Name, Version: d.Version, Source: src})
+	if err != nil {
+		return stored, false, err
+	}
+	return stored, created, r.defs.reload(ctx)
+}
+
 // Reload refreshes the trigger and correlation indexes after workflows changed.
 func (r *Runtime) Reload(ctx context.Context) error { return r.defs.reload(ctx) }
 

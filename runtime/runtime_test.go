@@ -128,6 +128,8 @@ const cartFlow = `document:
   namespace: shop
   name: cart
   version: '1.0.0'
+input:
+  from: ${ .[0].data }
 schedule:
   on:
     one:
@@ -253,6 +255,8 @@ do:
   namespace: shop
   name: paid
   version: '1.0.0'
+input:
+  from: ${ .[0].data }
 schedule:
   on:
     one:
@@ -274,6 +278,8 @@ do:
   namespace: shop
   name: thanks
   version: '1.0.0'
+input:
+  from: ${ .[0].data }
 schedule:
   on:
     one:
@@ -339,6 +345,8 @@ func TestOlderVersionStillResumesAfterRestart(t *testing.T) {
   namespace: shop
   name: review
   version: '1.0.0'
+input:
+  from: ${ .[0].data }
 schedule:
   on:
     one:

@@ -122,31 +122,17 @@ func startKey(ctx context.Context, wf *dsl.Workflow, f *dsl.EventFilter, env map
 // the filters, each read as schedule.read says; the trigger key derives from
 // the set of their (source, id), so that no set of events starts twice.
 func groupStart(wf *dsl.Workflow, g store.StartGroup) (any, string) {
-	input := make([]any, 0, len(g.Events))
+	events := make([]map[string]any, 0, len(g.Events))
 	ids := make([]string, 0, len(g.Events))
 	for _, e := range g.Events {
 		var env map[string]any
 		if err := json.Unmarshal(e.Envelope, &env); err != nil || env == nil {
 			env = map[string]any{"id": e.ID, "source": e.Source, "specversion": "1.0"}
 		}
-		input = append(input, readStartEvent(env, wf.Schedule.Read))
+		events = append(events, env)
 		ids = append(ids, e.Source+"\x00"+e.ID)
 	}
 	sort.Strings(ids)
 	sum := sha256.Sum256([]byte(strings.Join(ids, "\n")))
-	return input, "events:" + hex.EncodeToString(sum[:16])
-}
-
-// readStartEvent returns what a started instance reads of an event, as a
-// listen task does.
-func readStartEvent(env map[string]any, read string) any {
-	switch read {
-	case "envelope":
-		return env
-	case "raw":
-		if b, ok := env["data_base64"]; ok {
-			return b
-		}
-	}
-	return env["data"]
+	return engine.StartInput(events, wf.Schedule.Read), "events:" + hex.EncodeToString(sum[:16])
 }

@@ -22,6 +22,7 @@ const fulfilFlow = `document:
   name: fulfil
   version: '1.0.0'
 schedule:
+  read: data
   on:
     all:
       - with: {type: order.placed}

@@ -27,6 +27,8 @@ func TestScheduleUntilClosesStarts(t *testing.T) {
   namespace: shop
   name: promo
   version: '1.0.0'
+input:
+  from: ${ .[0].data }
 schedule:
   on:
     any:

@@ -64,6 +64,8 @@ const welcome = `document:
   namespace: shop
   name: welcome
   version: '1.0.0'
+input:
+  from: ${ .[0].data }
 schedule:
   on:
     one:
@@ -130,7 +132,7 @@ func TestWorkflowsAndInstances(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	errs := body["errors"].([]any)
 	require.Contains(t, errs[0].(map[string]any)["message"], `did you mean "wait"`)
-	require.Equal(t, float64(11), errs[0].(map[string]any)["line"])
+	require.Equal(t, float64(13), errs[0].(map[string]any)["line"])
 
 	status, body, _ = a.do("GET", "/v1/workflows", "", "")
 	require.Equal(t, http.StatusOK, status)
@@ -139,7 +141,7 @@ func TestWorkflowsAndInstances(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body["source"], "PT1H")
 
-	status, body, hdr := a.do("POST", "/v1/instances", "application/json", `{"workflow":{"namespace":"shop","name":"welcome"},"input":{"email":"ada@example.com"}}`)
+	status, body, hdr := a.do("POST", "/v1/instances", "application/json", `{"workflow":{"namespace":"shop","name":"welcome"},"input":[{"data":{"email":"ada@example.com"}}]}`)
 	require.Equal(t, http.StatusCreated, status, body)
 	id := body["id"].(string)
 	require.Equal(t, "/v1/instances/"+id, hdr.Get("Location"))
@@ -147,7 +149,7 @@ func TestWorkflowsAndInstances(t *testing.T) {
 	status, body, _ = a.do("GET", "/v1/instances/"+id, "", "")
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, "waiting", body["status"])
-	require.Equal(t, map[string]any{"email": "ada@example.com"}, body["input"])
+	require.Equal(t, []any{map[string]any{"data": map[string]any{"email": "ada@example.com"}}}, body["input"])
 	require.NotEmpty(t, body["history"])
 
 	status, body, _ = a.do("GET", "/v1/instances?namespace=shop&name=welcome&status=waiting&limit=10", "", "")

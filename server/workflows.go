@@ -35,23 +35,13 @@ func (s *Server) postWorkflow(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusRequestEntityTooLarge, "Request Too Large", fmt.Sprintf("a definition may have at most %d bytes", s.cfg.MaxBody))
 		return
 	}
-	wf, err := s.cfg.Runtime.Compile("request", body)
+	stored, created, err := s.cfg.Runtime.Publish(r.Context(), "request", body)
 	if err != nil {
 		var errs dsl.Errors
 		if errors.As(err, &errs) {
 			writeProblemWith(w, r, http.StatusBadRequest, "Invalid Workflow", fmt.Sprintf("the definition has %d error(s); each says where and what to fix", len(errs)), errs)
 			return
 		}
-		writeProblem(w, r, http.StatusBadRequest, "Invalid Workflow", err.Error())
-		return
-	}
-	d := wf.Document
-	stored, created, err := s.cfg.Store.PutWorkflow(r.Context(), store.Workflow{Namespace: d.Namespace, Name: d.Name, Version: d.Version, Source: body})
-	if err != nil {
-		storeError(w, r, err)
-		return
-	}
-	if err := s.cfg.Runtime.Reload(r.Context()); err != nil {
 		storeError(w, r, err)
 		return
 	}

@@ -74,6 +74,8 @@ const crashFlow = `document:
   namespace: crash
   name: order
   version: '1.0.0'
+input:
+  from: ${ .[0].data }
 schedule:
   on:
     one:
