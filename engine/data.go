@@ -65,10 +65,24 @@ func (r *run) vars(f *Frame, sc *scope, kind varsKind) map[string]any {
 }
 
 func (r *run) secrets() map[string]any {
-	if r.e.Secrets == nil {
-		return map[string]any{}
+	if r.secretsSeen != nil {
+		return r.secretsSeen
 	}
-	return r.e.Secrets
+	m := make(map[string]any, len(r.e.Secrets)+1)
+	for k, v := range r.e.Secrets {
+		m[k] = v
+	}
+	if r.e.SecretSource != nil {
+		more, err := r.e.SecretSource(r.ctx)
+		if err != nil && r.e.Logger != nil {
+			r.e.Logger.Warn("read secrets for $secrets", "instance", r.in.ID, "err", err)
+		}
+		for k, v := range more {
+			m[k] = v
+		}
+	}
+	r.secretsSeen = m
+	return m
 }
 
 func (r *run) workflowDescriptor() map[string]any {

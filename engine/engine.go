@@ -26,6 +26,10 @@ type Engine struct {
 	Clock clock.Clock
 	// Secrets are the values workflows may read as $secrets, by name.
 	Secrets map[string]any
+	// SecretSource, when set, adds secrets that change while the engine
+	// runs (the shops' credentials, as $secrets.shops); it is read once per
+	// advance and must be quick (cached).
+	SecretSource func(ctx context.Context) (map[string]any, error)
 	// Builtins resolves calls of functions that are neither a DSL call type
 	// nor defined in the workflow: the runtime's default catalog of
 	// built-ins. Nil: none.
@@ -143,6 +147,8 @@ type run struct {
 	now time.Time
 	// steps counts the tasks started in this advance.
 	steps int
+	// secretsSeen are the secrets of this advance, read once.
+	secretsSeen map[string]any
 }
 
 func (e *Engine) newRun(ctx context.Context, wf *dsl.Workflow, in *Instance) *run {

@@ -28,6 +28,9 @@ type Options struct {
 	Connectors *connector.Registry
 	Logger     *slog.Logger
 	Secrets    map[string]any
+	// SecretSource adds secrets that change while the runtime runs (the
+	// shops' credentials); see engine.Engine.SecretSource.
+	SecretSource func(ctx context.Context) (map[string]any, error)
 	// Shards is the number of workers advancing instances; an instance is
 	// always advanced by the same worker, so never by two at once.
 	Shards int
@@ -145,6 +148,7 @@ func New(opts Options) *Runtime {
 	}
 	eng := engine.New(opts.Clock)
 	eng.Secrets = opts.Secrets
+	eng.SecretSource = opts.SecretSource
 	eng.Builtins = opts.Connectors
 	eng.Logger = opts.Logger
 	r := &Runtime{

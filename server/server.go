@@ -18,6 +18,7 @@ import (
 
 	"github.com/storeflow/storeflow/problem"
 	"github.com/storeflow/storeflow/runtime"
+	"github.com/storeflow/storeflow/shop"
 	"github.com/storeflow/storeflow/store"
 )
 
@@ -33,6 +34,8 @@ type Config struct {
 	MaxBody int64
 	// Ready reports whether the runtime is up, for /readyz.
 	Ready func() bool
+	// Shops keeps the shops' configurations (/v1/shops).
+	Shops *shop.Directory
 }
 
 // Server serves the API.
@@ -92,6 +95,13 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/instances/{id}/cancel", s.auth(s.lifecycle("cancel")))
 	m.HandleFunc("POST /v1/instances/{id}/suspend", s.auth(s.lifecycle("suspend")))
 	m.HandleFunc("POST /v1/instances/{id}/resume", s.auth(s.lifecycle("resume")))
+	if s.cfg.Shops != nil {
+		m.HandleFunc("POST /v1/shops", s.auth(s.postShop))
+		m.HandleFunc("GET /v1/shops", s.auth(s.listShops))
+		m.HandleFunc("GET /v1/shops/{id}", s.auth(s.getShop))
+		m.HandleFunc("PUT /v1/shops/{id}", s.auth(s.putShop))
+		m.HandleFunc("DELETE /v1/shops/{id}", s.auth(s.deleteShop))
+	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, "Not Found", fmt.Sprintf("no API endpoint %s %s; see the README for the API", r.Method, r.URL.Path))
 	})

@@ -14,7 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storeflow/storeflow/runtime"
+	"github.com/storeflow/storeflow/secret"
 	"github.com/storeflow/storeflow/server"
+	"github.com/storeflow/storeflow/shop"
 	"github.com/storeflow/storeflow/store/sqlite"
 )
 
@@ -30,7 +32,9 @@ func newAPI(t *testing.T, tokens ...string) *api {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rt.Run(ctx) }()
-	srv := httptest.NewServer(server.New(server.Config{Runtime: rt, Store: st, Tokens: tokens, MaxBody: 4096}))
+	key, _, err := secret.GenerateKey()
+	require.NoError(t, err)
+	srv := httptest.NewServer(server.New(server.Config{Runtime: rt, Store: st, Tokens: tokens, MaxBody: 4096, Shops: shop.NewDirectory(st, key)}))
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
@@ -57,6 +61,18 @@ func (a *api) do(method, path, contentType, body string, headers ...string) (int
 	var out map[string]any
 	_ = json.Unmarshal(data, &out)
 	return resp.StatusCode, out, resp.Header
+}
+
+// raw returns a response's status and body as text.
+func (a *api) raw(method, path string) (int, string) {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.srv.URL+path, nil)
+	require.NoError(a.t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(a.t, err)
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
 }
 
 const welcome = `document:

@@ -20,6 +20,7 @@ type Store interface {
 	StartGroups
 	Outbox
 	SlotLeases
+	Shops
 	Close() error
 }
 

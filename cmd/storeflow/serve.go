@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/storeflow/storeflow/runtime"
+	"github.com/storeflow/storeflow/secret"
 	"github.com/storeflow/storeflow/server"
+	"github.com/storeflow/storeflow/shop"
 	"github.com/storeflow/storeflow/store"
 	"github.com/storeflow/storeflow/store/postgres"
 	"github.com/storeflow/storeflow/store/sqlite"
@@ -47,6 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	leaseTTL := fl.Duration("lease-ttl", 10*time.Second, "how long a node's work slots stay its own without renewal: how long a dead node's work waits for the others")
 	retention := fl.String("retention", envOr("STOREFLOW_RETENTION", "0"), "drop events and instance history older than this, e.g. 720h; 0 keeps them forever (env STOREFLOW_RETENTION)")
 	lifecycle := fl.String("lifecycle-events", envOr("STOREFLOW_LIFECYCLE_EVENTS", "workflow"), "lifecycle CloudEvents to record in the event log: none, workflow or all (task events too) (env STOREFLOW_LIFECYCLE_EVENTS)")
+	keyFile := fl.String("secret-key-file", envOr("STOREFLOW_SECRET_KEY_FILE", ""), "file of the key that seals shops' secrets at rest, created (mode 0600) on first start; default DATA-DIR/secret.key; STOREFLOW_SECRET_KEY (base64) takes precedence, and nodes sharing a store need the same key (env STOREFLOW_SECRET_KEY_FILE)")
 	eventSource := fl.String("event-source", envOr("STOREFLOW_EVENT_SOURCE", runtime.DefaultEventSource), "CloudEvents source of the lifecycle events this node records (env STOREFLOW_EVENT_SOURCE)")
 	var tokens listFlag
 	fl.Var(&tokens, "token", "API token accepted as `Authorization: Bearer <token>`; repeatable (env STOREFLOW_TOKENS, comma-separated); required off loopback")
@@ -100,7 +103,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "storeflow serve: --event-source must not be empty")
 		return 2
 	}
-	cfg := serveConfig{addr: *addr, dataDir: *dataDir, storeURL: *storeURL, workers: *workers, tokens: tokens, node: *node, leaseTTL: *leaseTTL, lifecycle: lc, eventSource: *eventSource, retention: keep}
+	cfg := serveConfig{addr: *addr, dataDir: *dataDir, storeURL: *storeURL, workers: *workers, tokens: tokens, node: *node, leaseTTL: *leaseTTL, lifecycle: lc, eventSource: *eventSource, retention: keep, keyFile: *keyFile}
 	if err := serve(ctx, cfg, log, stdout); err != nil {
 		log.Error("storeflow stopped", "err", err)
 		return 1
@@ -116,6 +119,7 @@ type serveConfig struct {
 	node                    string
 	leaseTTL                time.Duration
 	retention               time.Duration
+	keyFile                 string
 	lifecycle               runtime.Lifecycle
 	eventSource             string
 }
@@ -146,10 +150,29 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		st = lite
 	}
 	defer st.Close()
+	keyFile := cfg.keyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(cfg.dataDir, "secret.key")
+	}
+	key, created, err := secret.Load(keyFile)
+	if err != nil {
+		return fmt.Errorf("secret key: %w", err)
+	}
+	if created {
+		log.Info("created the key that seals shops' secrets", "file", keyFile)
+		if cfg.storeURL != "" {
+			log.Warn("every node sharing this store needs the same secret key: give each STOREFLOW_SECRET_KEY, or copy the key file", "file", keyFile)
+		}
+	}
+	shops := shop.NewDirectory(st, key)
 	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL,
-		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource, Retention: cfg.retention})
+		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource, Retention: cfg.retention,
+		SecretSource: func(ctx context.Context) (map[string]any, error) {
+			m, err := shops.WorkflowSecrets(ctx)
+			return map[string]any{"shops": m}, err
+		}})
 	var ready atomic.Bool
-	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load})
+	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load, Shops: shops})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"PruneKeepsNewer":       testPrune,
 		"StartGroups":           testStartGroups,
 		"StartGroupsConcurrent": testStartGroupsConcurrent,
+		"Shops":                 testShops,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
