@@ -15,6 +15,8 @@ import (
 type registry struct {
 	st       store.Store
 	builtins dsl.Builtins
+	// reloading serialises reloads (see reload).
+	reloading sync.Mutex
 
 	mu       sync.RWMutex
 	compiled map[engine.WorkflowRef]*dsl.Workflow
@@ -65,7 +67,12 @@ func (g *registry) get(ctx context.Context, ref engine.WorkflowRef) (*dsl.Workfl
 }
 
 // reload rebuilds the trigger and correlation indexes from the store.
+// Reloads run one at a time: two that overlapped could otherwise install
+// their indexes in the other order, the older list of workflows last, and
+// a workflow just published would start nothing until the next reload.
 func (g *registry) reload(ctx context.Context) error {
+	g.reloading.Lock()
+	defer g.reloading.Unlock()
 	all, err := g.st.ListWorkflows(ctx)
 	if err != nil {
 		return fmt.Errorf("list workflows: %w", err)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -36,8 +37,11 @@ func TestClusterSurvivesNodeAndConnectionLoss(t *testing.T) {
 	sink := httptest.NewServer(rec)
 	defer sink.Close()
 
+	// Nodes sharing a store share the key of shops' secrets; each keeps
+	// its key file in a directory of its own, never in the source tree.
+	keyFile := filepath.Join(t.TempDir(), "secret.key")
 	flags := func(i int) []string {
-		return []string{"--store", url, "--node", fmt.Sprintf("n%d", i), "--lease-ttl", "2s"}
+		return []string{"--store", url, "--node", fmt.Sprintf("n%d", i), "--lease-ttl", "2s", "--secret-key-file", keyFile}
 	}
 	addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
 	nodes := make([]*node, 3)
