@@ -3,9 +3,11 @@
 // shop's mail server over SMTP (STARTTLS, implicit TLS, AUTH PLAIN or
 // LOGIN).
 //
-// A send is made safe to repeat rather than exactly-once: its Message-ID
-// comes from the call's idempotency key and the sender's domain, so every
-// attempt of one call carries the same ID, and its bytes are the same.
+// SMTP has no idempotency keys, so a send is made recognisable when
+// repeated rather than exactly-once: its Message-ID comes from the call's
+// idempotency key and the sender's domain, so every attempt of one call
+// carries the same ID (and the same bytes, but for the Date of a later
+// attempt), by which a mail server or mailbox can drop the duplicate.
 // Marketing mail carries a signed one-click unsubscribe link
 // (List-Unsubscribe and List-Unsubscribe-Post, RFC 8058).
 //
@@ -59,14 +61,13 @@ const (
 //go:embed schema.json
 var schema []byte
 
-// Builtin declares email.send for the default catalog.
-func Builtin() connector.Builtin {
-	return connector.Builtin{
-		Name:        Name,
-		Version:     Version,
-		Description: "Send an email from the shop's mail server, from a named template or inline text and HTML.",
-		Schema:      schema,
-	}
+// Builtin declares email.send in the default catalog; schema.json is its
+// argument schema.
+var Builtin = connector.Builtin{
+	Name:        Name,
+	Version:     Version,
+	Description: "sends an email from the shop's mail server, rendered from a named template or inline text and HTML",
+	Schema:      schema,
 }
 
 // Args are the arguments of email.send (schema.json documents each).

@@ -17,6 +17,7 @@ import (
 	"github.com/storeflow/storeflow/connector"
 	"github.com/storeflow/storeflow/connector/email"
 	"github.com/storeflow/storeflow/problem"
+	"github.com/storeflow/storeflow/problem/problemtest"
 )
 
 var sentAt = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
@@ -276,13 +277,7 @@ func TestBadArgumentsAreValidationProblems(t *testing.T) {
 				args = base(map[string]any{"category": "marketing"})
 			}
 			_, err := cc.Call(context.Background(), request("k", args))
-			p := problem.As(err)
-			require.NotNil(t, p)
-			require.Equal(t, tc.typ, p.Type, p.Error())
-			require.Equal(t, tc.status, p.Status, p.Error())
-			for _, w := range tc.want {
-				require.Contains(t, p.Detail, w)
-			}
+			problemtest.Require(t, err, tc.typ, tc.status, tc.want...)
 		})
 	}
 	t.Cleanup(func() { require.Empty(t, ms.Received(), "nothing reaches the server when the arguments are wrong") })
@@ -357,6 +352,14 @@ func TestSMTPFailuresBecomeProblems(t *testing.T) {
 			status: 502, typ: problem.TypeCommunication, want: []string{"TLS handshake", "certificate"},
 		},
 		{
+			name:   "untrusted certificate after STARTTLS",
+			server: serverOptions{Security: email.StartTLS},
+			sender: func(ms *mailServer) *email.Sender {
+				return senderFor(t, ms, email.StartTLS, func(c *email.Config) { c.TLSConfig = &tls.Config{ServerName: "mail.acme.example", RootCAs: ms.Roots} })
+			},
+			status: 502, typ: problem.TypeCommunication, want: []string{"at STARTTLS", "certificate"},
+		},
+		{
 			name:   "nothing listening",
 			server: serverOptions{Security: email.StartTLS},
 			sender: func(ms *mailServer) *email.Sender {
@@ -373,13 +376,7 @@ func TestSMTPFailuresBecomeProblems(t *testing.T) {
 				s = tc.sender(ms)
 			}
 			_, err := newConnector(t, s).Call(context.Background(), request("k", args))
-			p := problem.As(err)
-			require.NotNil(t, p)
-			require.Equal(t, tc.typ, p.Type, p.Error())
-			require.Equal(t, tc.status, p.Status, p.Error())
-			for _, w := range tc.want {
-				require.Contains(t, p.Detail, w)
-			}
+			problemtest.Require(t, err, tc.typ, tc.status, tc.want...)
 			require.Empty(t, ms.Received(), "either every recipient takes the message or none does")
 		})
 	}
@@ -409,10 +406,7 @@ func TestServerThatDoesNotAnswerTimesOut(t *testing.T) {
 		From: mail.Address{Address: "hello@acme.example"}, CommandTimeout: 50 * time.Millisecond, TLSConfig: &tls.Config{}})
 	require.NoError(t, err)
 	_, err = newConnector(t, s).Call(context.Background(), request("k", map[string]any{"to": "a@example.org", "subject": "s", "text": "t", "category": "transactional"}))
-	p := problem.As(err)
-	require.Equal(t, problem.TypeTimeout, p.Type, p.Error())
-	require.Equal(t, 503, p.Status)
-	require.Contains(t, p.Detail, "no answer in time")
+	problemtest.Require(t, err, problem.TypeTimeout, 503, "no answer in time")
 }
 
 func TestCancelledSendIsNotAFailure(t *testing.T) {
@@ -461,7 +455,7 @@ func TestNewSenderRefusesBadConfiguration(t *testing.T) {
 func TestBuiltinSchema(t *testing.T) {
 	t.Parallel()
 	reg := connector.NewRegistry()
-	require.NoError(t, reg.Define(email.Builtin(), &email.Connector{}))
+	require.NoError(t, reg.Define(email.Builtin, &email.Connector{}))
 	b, ok := reg.Builtin("email.send:1.0.0@default")
 	require.True(t, ok)
 	for _, tc := range []struct {

@@ -70,7 +70,7 @@ func Example() {
 	})
 
 	reg := connector.NewRegistry()
-	if err := reg.Define(email.Builtin(), &email.Connector{
+	if err := reg.Define(email.Builtin, &email.Connector{
 		Senders:   map[string]*email.Sender{"": sender},
 		Templates: templates,
 	}); err != nil {

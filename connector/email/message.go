@@ -67,8 +67,9 @@ func MessageID(idempotencyKey, domain string) string {
 
 // Bytes composes the message as RFC 5322 text with CRLF line ends:
 // UTF-8 bodies in quoted-printable, non-ASCII header text in RFC 2047
-// encoded words. The same message always composes to the same bytes, so a
-// retried send repeats the first attempt exactly.
+// encoded words. The same message always composes to the same bytes (the
+// multipart boundary comes from the Message-ID), so a retried send repeats
+// the first attempt.
 func (m *Message) Bytes() ([]byte, error) {
 	if m.From == nil {
 		return nil, errors.New("compose: the message has no From address")

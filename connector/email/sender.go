@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/storeflow/storeflow/connector/apicall"
 	"github.com/storeflow/storeflow/problem"
 )
 
@@ -96,7 +97,7 @@ func NewSender(cfg Config) (*Sender, error) {
 	switch cfg.Security {
 	case StartTLS, TLS:
 	case None:
-		if !isLoopback(cfg.Host) {
+		if !apicall.Loopback(cfg.Host) {
 			return nil, fmt.Errorf("email sender: security none sends mail and passwords in plain text and is allowed only to a loopback address, not %q; use starttls or tls", cfg.Host)
 		}
 	default:
@@ -258,7 +259,9 @@ func (t *transaction) run(ctx context.Context, from string, rcpts []string, enve
 	conn.cap = 0
 	c.CommandTimeout = cfg.CommandTimeout
 	c.SubmissionTimeout = cfg.SubmissionTimeout
-	t.step = "EHLO"
+	if cfg.Security != StartTLS {
+		t.step = "EHLO"
+	} // else the TLS handshake happens with this EHLO, and is what fails
 	if err := c.Hello(cfg.HelloName); err != nil {
 		return "", err
 	}
@@ -404,14 +407,6 @@ func (c *boundedConn) SetDeadline(t time.Time) error {
 		t = c.limit
 	}
 	return c.Conn.SetDeadline(t)
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // checkAddress checks one bare address (name@example.com) and returns it.

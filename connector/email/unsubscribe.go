@@ -8,8 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
+
+	"github.com/storeflow/storeflow/connector/apicall"
 )
 
 // Unsubscription is what an unsubscribe link carries: who asked to stop
@@ -52,12 +53,12 @@ const (
 // verifies, so a key can be rotated: put the new one first and keep the old
 // one while its mail is still read. A key has at least 32 bytes.
 func NewUnsubscribeLinks(baseURL string, keys ...[]byte) (*UnsubscribeLinks, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("unsubscribe links: base URL %q is not an absolute URL without query and fragment", baseURL)
+	u, err := apicall.CheckURL(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("unsubscribe links: base URL: %w (RFC 8058 wants https)", err)
 	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
-		return nil, fmt.Errorf("unsubscribe links: base URL %q must be https (RFC 8058); plain http is allowed only to a loopback host", baseURL)
+	if u.RawQuery != "" {
+		return nil, fmt.Errorf("unsubscribe links: base URL %q has a query; the token is appended to its path", baseURL)
 	}
 	if len(keys) == 0 {
 		return nil, errors.New("unsubscribe links: a signing key is required")

@@ -77,7 +77,7 @@ func TestNewUnsubscribeLinksRefusesBadSettings(t *testing.T) {
 		want string
 	}{
 		{"http://flows.acme.example/u", [][]byte{oldKey}, "https"},
-		{"https://flows.acme.example/u?x=1", [][]byte{oldKey}, "without query"},
+		{"https://flows.acme.example/u?x=1", [][]byte{oldKey}, "has a query"},
 		{"/u", [][]byte{oldKey}, "absolute"},
 		{"https://flows.acme.example/u", nil, "key is required"},
 		{"https://flows.acme.example/u", [][]byte{[]byte("short")}, "at least 32"},
