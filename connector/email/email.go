@@ -43,7 +43,9 @@ import (
 
 	"github.com/storeflow/storeflow/clock"
 	"github.com/storeflow/storeflow/connector"
+	"github.com/storeflow/storeflow/connector/shopconfig"
 	"github.com/storeflow/storeflow/problem"
+	"github.com/storeflow/storeflow/shop"
 )
 
 // Name and Version of the built-in.
@@ -108,9 +110,13 @@ func (a *Addresses) UnmarshalJSON(b []byte) error {
 
 // Connector performs email.send.
 type Connector struct {
-	// Senders are the shops' mail servers by shop; the sender of "" serves
-	// every shop without its own.
+	// Senders are fixed mail servers by shop. A call's shop is served by
+	// its entry here, else by the email settings of its configuration
+	// (Shops), else by the sender of "".
 	Senders map[string]*Sender
+	// Shops finds a shop's configuration (shop.Directory's Get); nil when
+	// only Senders serve.
+	Shops shopconfig.Func
 	// Templates finds named templates; nil allows inline bodies only.
 	Templates Templates
 	// Unsubscribe builds the one-click links of marketing mail; marketing
@@ -138,8 +144,7 @@ func (c *Connector) Call(ctx context.Context, req connector.Request) (any, error
 	if err != nil {
 		return nil, err
 	}
-	sender := c.sender(args.Shop)
-	receipt, err := sender.Send(ctx, m.Message)
+	receipt, err := m.sender.Send(ctx, m.Message)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +183,7 @@ func (c *Connector) Call(ctx context.Context, req connector.Request) (any, error
 
 type composed struct {
 	Message
+	sender         *Sender
 	unsubscribeURL string
 }
 
@@ -218,11 +224,11 @@ func (c *Connector) compose(ctx context.Context, req connector.Request, args Arg
 		}
 		m.ReplyTo = list[0]
 	}
-	sender := c.sender(args.Shop)
-	if sender == nil {
-		return m, problem.Newf(problem.TypeConfiguration, 500, "Email Not Configured",
-			"%s: no mail server is configured for shop %q; add its SMTP settings to storeflow's configuration", Name, args.Shop)
+	sender, err := c.sender(ctx, args.Shop)
+	if err != nil {
+		return m, err
 	}
+	m.sender = sender
 	m.Date = req.At
 	if m.Date.IsZero() {
 		m.Date = clk.Now()
@@ -307,11 +313,48 @@ func (c *Connector) source(ctx context.Context, args Args) (Template, string, er
 	return t, "template " + args.Template, nil
 }
 
-func (c *Connector) sender(shop string) *Sender {
-	if s, ok := c.Senders[shop]; ok {
-		return s
+// sender finds the sender of a call's shop.
+func (c *Connector) sender(ctx context.Context, id string) (*Sender, error) {
+	if s, ok := c.Senders[id]; ok {
+		return s, nil
 	}
-	return c.Senders[""]
+	sh, err := shopconfig.Lookup(ctx, c.Shops, Name, id)
+	if err != nil {
+		return nil, err
+	}
+	if sh != nil && sh.Email != nil {
+		cfg, err := ConfigOf(sh.Email)
+		if err == nil {
+			var s *Sender
+			if s, err = NewSender(cfg); err == nil {
+				return s, nil
+			}
+		}
+		return nil, problem.Newf(problem.TypeConfiguration, 500, "Email Not Configured", "%s: shop %q: %v", Name, id, err)
+	}
+	if s := c.Senders[""]; s != nil {
+		return s, nil
+	}
+	return nil, problem.Newf(problem.TypeConfiguration, 500, "Email Not Configured",
+		"%s: no mail server is configured for shop %q; add its email settings (storeflow shop update)", Name, id)
+}
+
+// ConfigOf is the sender configuration of a shop's email settings.
+func ConfigOf(e *shop.Email) (Config, error) {
+	from, err := mail.ParseAddress(e.From)
+	if err != nil {
+		return Config{}, fmt.Errorf("email from: %q is not an email address", e.From)
+	}
+	if e.FromName != "" {
+		from.Name = e.FromName
+	}
+	cfg := Config{Host: e.Host, Port: e.Port, Security: Security(e.Security), Username: e.Username, Password: e.Password, From: *from}
+	if e.ReplyTo != "" {
+		if cfg.ReplyTo, err = mail.ParseAddress(e.ReplyTo); err != nil {
+			return Config{}, fmt.Errorf("email replyTo: %q is not an email address", e.ReplyTo)
+		}
+	}
+	return cfg, nil
 }
 
 // templateData merges data with the customer and event: data's keys at the

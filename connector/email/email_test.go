@@ -16,8 +16,10 @@ import (
 	"github.com/storeflow/storeflow/clock"
 	"github.com/storeflow/storeflow/connector"
 	"github.com/storeflow/storeflow/connector/email"
+	"github.com/storeflow/storeflow/connector/shopconfig"
 	"github.com/storeflow/storeflow/problem"
 	"github.com/storeflow/storeflow/problem/problemtest"
+	"github.com/storeflow/storeflow/shop"
 )
 
 var sentAt = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
@@ -480,4 +482,40 @@ func TestBuiltinSchema(t *testing.T) {
 			require.Error(t, err, "%v", tc.args)
 		}
 	}
+}
+
+func TestSendersFromTheShopsConfiguration(t *testing.T) {
+	t.Parallel()
+	ms := startMailServer(t, serverOptions{Security: email.None})
+	fallback := startMailServer(t, serverOptions{Security: email.None})
+	c := &email.Connector{
+		Senders: map[string]*email.Sender{"": senderFor(t, fallback, email.None, nil)},
+		Shops: shopconfig.Fixed(map[string]*shop.Shop{
+			"acme": {ID: "acme", Email: &shop.Email{Host: "127.0.0.1", Port: ms.Port, Security: "none",
+				From: "orders@acme.example", FromName: "Acme Orders", ReplyTo: "care@acme.example"}},
+			"bare":   {ID: "bare"},
+			"broken": {ID: "broken", Email: &shop.Email{Host: "smtp.example.com", Port: 25, Security: "none", From: "x@acme.example"}},
+		}),
+		Clock: clock.NewVirtual(sentAt),
+	}
+	args := func(shopID string) map[string]any {
+		return map[string]any{"to": "ann@example.org", "subject": "Hi", "text": "Hello", "category": "transactional", "shop": shopID}
+	}
+	_, err := c.Call(context.Background(), request("k1", args("acme")))
+	require.NoError(t, err)
+	got := ms.Received()
+	require.Len(t, got, 1)
+	m := parseMail(t, got[0].Data)
+	require.Equal(t, `"Acme Orders" <orders@acme.example>`, m.Header.Get("From"))
+	require.Equal(t, "<care@acme.example>", m.Header.Get("Reply-To"))
+	require.Regexp(t, `^<[0-9a-f]{32}@acme\.example>$`, m.Header.Get("Message-ID"))
+
+	_, err = c.Call(context.Background(), request("k2", args("bare")))
+	require.NoError(t, err)
+	require.Len(t, fallback.Received(), 1, "a shop without email settings uses the default sender")
+
+	_, err = c.Call(context.Background(), request("k3", args("gone")))
+	problemtest.Require(t, err, problem.TypeConfiguration, 500, `shop "gone"`)
+	_, err = c.Call(context.Background(), request("k4", args("broken")))
+	problemtest.Require(t, err, problem.TypeConfiguration, 500, `shop "broken"`, "loopback")
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/storeflow/storeflow/connector"
 	"github.com/storeflow/storeflow/connector/apicall"
+	"github.com/storeflow/storeflow/connector/shopconfig"
 	"github.com/storeflow/storeflow/problem"
 )
 
@@ -68,11 +69,35 @@ type Target struct {
 
 // Connector performs slack.post.
 type Connector struct {
-	// Webhooks are incoming-webhook URLs. A shop without a webhook of the
-	// name uses the one of shop "" of that name.
+	// Webhooks are fixed incoming-webhook URLs. A call is served by the
+	// shop's webhook of that name here, else, for the default webhook, by
+	// the Slack settings of the shop's configuration (Shops), else by the
+	// webhook of that name of shop "".
 	Webhooks map[Target]string
+	// Shops finds a shop's configuration (shop.Directory's Get); nil when
+	// only Webhooks serve.
+	Shops shopconfig.Func
 	// HTTP sends the requests; apicall.Client when nil.
 	HTTP *http.Client
+}
+
+// webhook finds the URL of a call's webhook.
+func (c *Connector) webhook(ctx context.Context, shopID, name string) (string, error) {
+	if hook, ok := c.Webhooks[Target{shopID, name}]; ok {
+		return hook, nil
+	}
+	sh, err := shopconfig.Lookup(ctx, c.Shops, Name, shopID)
+	if err != nil {
+		return "", err
+	}
+	if sh != nil && sh.Slack != nil && sh.Slack.WebhookURL != "" && name == "" {
+		return sh.Slack.WebhookURL, nil
+	}
+	if hook, ok := c.Webhooks[Target{"", name}]; ok {
+		return hook, nil
+	}
+	return "", problem.Newf(problem.TypeConfiguration, 500, "Slack Not Configured",
+		"%s: no Slack webhook %q is configured for shop %q; add its incoming-webhook URL (storeflow shop update)", Name, name, shopID)
 }
 
 // service names Slack in problems: the webhook's URL is its credential
@@ -88,13 +113,9 @@ func (c *Connector) Call(ctx context.Context, req connector.Request) (any, error
 	if args.Text == "" && len(args.Blocks) == 0 {
 		return nil, problem.Newf(problem.TypeValidation, 400, "Invalid Slack Message", "%s: text: missing; give the message as text, or Block Kit blocks", Name)
 	}
-	hook, ok := c.Webhooks[Target{args.Shop, args.Webhook}]
-	if !ok {
-		hook, ok = c.Webhooks[Target{"", args.Webhook}]
-	}
-	if !ok {
-		return nil, problem.Newf(problem.TypeConfiguration, 500, "Slack Not Configured",
-			"%s: no Slack webhook %q is configured for shop %q; add its incoming-webhook URL to storeflow's configuration", Name, args.Webhook, args.Shop)
+	hook, err := c.webhook(ctx, args.Shop, args.Webhook)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := apicall.CheckURL(hook); err != nil {
 		// The URL is a credential: the problem names the webhook, not it.

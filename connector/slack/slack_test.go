@@ -13,9 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storeflow/storeflow/connector"
+	"github.com/storeflow/storeflow/connector/shopconfig"
 	"github.com/storeflow/storeflow/connector/slack"
 	"github.com/storeflow/storeflow/problem"
 	"github.com/storeflow/storeflow/problem/problemtest"
+	"github.com/storeflow/storeflow/shop"
 )
 
 const secretPath = "/services/T0001/B0001/XXXXXXXXXXXXXXXXXXXXXXXX"
@@ -158,4 +160,24 @@ func TestBuiltinSchema(t *testing.T) {
 	require.Error(t, b.CheckArgs(map[string]any{}))
 	require.Error(t, b.CheckArgs(map[string]any{"blocks": []any{map[string]any{"text": "no type"}}}))
 	require.Error(t, b.CheckArgs(map[string]any{"text": "hi", "channel": "#ops"}))
+}
+
+func TestWebhooksFromTheShopsConfiguration(t *testing.T) {
+	t.Parallel()
+	own, shared := startHook(t), startHook(t)
+	c := &slack.Connector{
+		Webhooks: map[slack.Target]string{{Webhook: "ops"}: shared.URL + secretPath},
+		Shops: shopconfig.Fixed(map[string]*shop.Shop{
+			"acme": {ID: "acme", Slack: &shop.Slack{WebhookURL: own.URL + secretPath}},
+		}),
+	}
+	_, err := post(c, map[string]any{"text": "Order 7 paid", "shop": "acme"})
+	require.NoError(t, err)
+	_, err = post(c, map[string]any{"text": "Disk full", "shop": "acme", "webhook": "ops"})
+	require.NoError(t, err)
+	require.Len(t, own.posts(), 1)
+	require.Len(t, shared.posts(), 1, "a named webhook the shop lacks is the shared one")
+
+	_, err = post(c, map[string]any{"text": "x", "shop": "nobody"})
+	problemtest.Require(t, err, problem.TypeConfiguration, 500, `shop "nobody"`)
 }

@@ -40,7 +40,9 @@ import (
 
 	"github.com/storeflow/storeflow/connector"
 	"github.com/storeflow/storeflow/connector/apicall"
+	"github.com/storeflow/storeflow/connector/shopconfig"
 	"github.com/storeflow/storeflow/problem"
+	"github.com/storeflow/storeflow/shop"
 )
 
 // Name and Version of the built-in.
@@ -104,9 +106,13 @@ type Account struct {
 
 // Connector performs sms.send.
 type Connector struct {
-	// Accounts by shop; the account of "" serves every shop without its
-	// own.
+	// Accounts are fixed accounts by shop. A call's shop is served by its
+	// entry here, else by the SMS settings of its configuration (Shops),
+	// else by the account of "".
 	Accounts map[string]*Account
+	// Shops finds a shop's configuration (shop.Directory's Get); nil when
+	// only Accounts serve.
+	Shops shopconfig.Func
 	// HTTP sends the requests; apicall.Client when nil.
 	HTTP *http.Client
 }
@@ -135,13 +141,9 @@ func (c *Connector) Call(ctx context.Context, req connector.Request) (any, error
 	if n := utf8.RuneCountInString(args.Text); n > MaxText {
 		return nil, invalid("text: %d characters; an SMS carries at most %d (sent as up to 10 segments)", n, MaxText)
 	}
-	acct, ok := c.Accounts[args.Shop]
-	if !ok {
-		acct = c.Accounts[""]
-	}
-	if acct == nil {
-		return nil, problem.Newf(problem.TypeConfiguration, 500, "SMS Not Configured",
-			"%s: no SMS account is configured for shop %q; add its account SID, auth token and sender to storeflow's configuration", Name, args.Shop)
+	acct, err := c.account(ctx, args.Shop)
+	if err != nil {
+		return nil, err
 	}
 	to, err := E164(args.To, acct.Region)
 	if err != nil {
@@ -187,6 +189,31 @@ func (c *Connector) Call(ctx context.Context, req connector.Request) (any, error
 		out["shop"] = args.Shop
 	}
 	return out, nil
+}
+
+// account finds the account of a call's shop.
+func (c *Connector) account(ctx context.Context, id string) (*Account, error) {
+	if a, ok := c.Accounts[id]; ok {
+		return a, nil
+	}
+	sh, err := shopconfig.Lookup(ctx, c.Shops, Name, id)
+	if err != nil {
+		return nil, err
+	}
+	if sh != nil && sh.SMS != nil {
+		return AccountOf(sh), nil
+	}
+	if a := c.Accounts[""]; a != nil {
+		return a, nil
+	}
+	return nil, problem.Newf(problem.TypeConfiguration, 500, "SMS Not Configured",
+		"%s: no SMS account is configured for shop %q; add its account SID, auth token and sender (storeflow shop update)", Name, id)
+}
+
+// AccountOf is the account of a shop's SMS settings; national numbers are
+// read in the shop's country.
+func AccountOf(s *shop.Shop) *Account {
+	return &Account{BaseURL: s.SMS.BaseURL, AccountSID: s.SMS.AccountSID, AuthToken: s.SMS.AuthToken, From: s.SMS.From, Region: s.Country}
 }
 
 // request builds the Messages endpoint and form of a message.

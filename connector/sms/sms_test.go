@@ -17,9 +17,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storeflow/storeflow/connector"
+	"github.com/storeflow/storeflow/connector/shopconfig"
 	"github.com/storeflow/storeflow/connector/sms"
 	"github.com/storeflow/storeflow/problem"
 	"github.com/storeflow/storeflow/problem/problemtest"
+	"github.com/storeflow/storeflow/shop"
 )
 
 const (
@@ -334,4 +336,20 @@ func TestBuiltinSchema(t *testing.T) {
 	require.Error(t, b.CheckArgs(map[string]any{"to": "+4915123456789", "text": "hi"}))
 	require.Error(t, b.CheckArgs(map[string]any{"to": "+4915123456789", "text": "", "category": "marketing"}))
 	require.Error(t, b.CheckArgs(map[string]any{"to": "+4915123456789", "text": "hi", "category": "marketing", "from": "x"}))
+}
+
+func TestAccountsFromTheShopsConfiguration(t *testing.T) {
+	t.Parallel()
+	tw := startTwilio(t)
+	c := &sms.Connector{Shops: shopconfig.Fixed(map[string]*shop.Shop{
+		"acme":  {ID: "acme", Country: "GB", SMS: &shop.SMS{BaseURL: tw.URL, AccountSID: accountSID, AuthToken: authToken, From: "+4915112345678"}},
+		"quiet": {ID: "quiet"},
+	})}
+	out, err := call(c, "k", map[string]any{"to": "07911 123456", "text": "hi", "category": "transactional", "shop": "acme"})
+	require.NoError(t, err)
+	require.Equal(t, "+447911123456", out.(map[string]any)["to"], "national numbers are read in the shop's country")
+	require.Equal(t, map[string]string{"To": "+447911123456", "From": "+4915112345678", "Body": "hi"}, tw.requests()[0].Form)
+
+	_, err = call(c, "k", map[string]any{"to": "+447911123456", "text": "hi", "category": "transactional", "shop": "quiet"})
+	problemtest.Require(t, err, problem.TypeConfiguration, 500, `shop "quiet"`, "no SMS account")
 }
