@@ -36,6 +36,7 @@ type schemaSet struct {
 	types    []string
 	compiled map[string]*jsonschema.Schema
 	docs     map[string]map[string]any // parsed schema documents, by type
+	defs     map[string]any            // the $defs of defs.json
 	err      error
 }
 
@@ -65,6 +66,7 @@ var loadSchemas = sync.OnceValue(func() *schemaSet {
 		m, _ := doc.(map[string]any)
 		name := strings.TrimSuffix(e.Name(), ".json")
 		if name == "defs" {
+			set.defs, _ = m["$defs"].(map[string]any)
 			continue
 		}
 		set.types = append(set.types, Prefix+name)

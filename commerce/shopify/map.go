@@ -26,7 +26,7 @@ type topicMap struct {
 var topics = []topicMap{
 	{Topic{"orders/create", nil, []string{"commerce.order.placed"}, ""}, (*mapper).orderCreate},
 	{Topic{"orders/paid", nil, []string{"commerce.order.paid"}, ""}, (*mapper).orderPaid},
-	{Topic{"orders/fulfilled", nil, []string{"commerce.order.fulfilled"}, "One event per successful fulfillment in the payload (id fulfillment/<id>/fulfilled, the same as fulfillments/create gives), or one for the order when it lists none."}, (*mapper).orderFulfilled},
+	{Topic{"orders/fulfilled", nil, []string{"commerce.order.fulfilled"}, "One event per successful fulfillment in the payload (id `fulfillment/<id>/fulfilled`, the same as fulfillments/create gives), or one for the order when it lists none."}, (*mapper).orderFulfilled},
 	{Topic{"orders/cancelled", nil, []string{"commerce.order.cancelled"}, ""}, (*mapper).orderCancelled},
 	{Topic{"orders/updated", nil, []string{"commerce.order.paid", "commerce.order.fulfilled", "commerce.order.cancelled", "shopify.orders/updated"},
 		"The facts the order's state shows — financial_status paid, fulfillment_status fulfilled, cancelled_at set — with the same ids the dedicated topics give, so each is logged once; an update that shows none of them is kept as shopify.orders/updated."}, (*mapper).orderUpdated},
