@@ -2,6 +2,8 @@ package commerce
 
 import (
 	"crypto/hmac"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -107,6 +109,32 @@ func CheckHMAC(newHash func() hash.Hash, signature, body []byte, secrets [][]byt
 		return fmt.Errorf("%w: it matches none of the shop's %d secret(s)", ErrSignature, usable)
 	}
 	return nil
+}
+
+// Encoding is how a signature is written in its header.
+type Encoding struct {
+	Name   string
+	Decode func(string) ([]byte, error)
+}
+
+// The encodings shops use.
+var (
+	Base64 = Encoding{"base64", base64.StdEncoding.DecodeString}
+	Hex    = Encoding{"hex", hex.DecodeString}
+)
+
+// VerifyHMAC is the whole of Verify for a platform that signs the body with
+// an HMAC: value is what the header named header holds ("" when it is
+// missing), written in enc.
+func VerifyHMAC(header, value string, enc Encoding, newHash func() hash.Hash, body []byte, secrets [][]byte) error {
+	if value == "" {
+		return fmt.Errorf("%w: the %s header is missing", ErrSignature, header)
+	}
+	sig, err := enc.Decode(value)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not %s", ErrSignature, header, enc.Name)
+	}
+	return CheckHMAC(newHash, sig, body, secrets)
 }
 
 // Header returns the first of the named headers that is set, and the name

@@ -2,8 +2,6 @@ package generic
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -61,27 +59,18 @@ func (a *Adapter) Shop(h http.Header, body []byte) (string, error) {
 func (a *Adapter) Verify(h http.Header, body []byte, secrets [][]byte) error {
 	sig := a.cfg.Signature
 	v := strings.TrimSpace(h.Get(sig.Header))
-	if v == "" {
-		return fmt.Errorf("%w: the %s header is missing", commerce.ErrSignature, sig.Header)
-	}
-	if sig.Prefix != "" {
+	if v != "" && sig.Prefix != "" {
 		rest, ok := strings.CutPrefix(v, sig.Prefix)
 		if !ok {
 			return fmt.Errorf("%w: %s does not start with %q", commerce.ErrSignature, sig.Header, sig.Prefix)
 		}
 		v = rest
 	}
-	var digest []byte
-	var err error
+	enc := commerce.Hex
 	if sig.encoding() == "base64" {
-		digest, err = base64.StdEncoding.DecodeString(v)
-	} else {
-		digest, err = hex.DecodeString(v)
+		enc = commerce.Base64
 	}
-	if err != nil {
-		return fmt.Errorf("%w: %s is not %s", commerce.ErrSignature, sig.Header, sig.encoding())
-	}
-	return commerce.CheckHMAC(hashes[sig.algorithm()], digest, body, secrets)
+	return commerce.VerifyHMAC(sig.Header, v, enc, hashes[sig.algorithm()], body, secrets)
 }
 
 // Decode implements commerce.Adapter.

@@ -1,9 +1,6 @@
 package shopify
 
 import (
-	"bytes"
-	"encoding/json"
-	"maps"
 	"strings"
 	"time"
 
@@ -69,55 +66,34 @@ func Topics() []Topic {
 }
 
 func (m *mapper) run() ([]commerce.Event, error) {
-	if t, ok := byTopic[m.topic]; ok {
+	if t, ok := byTopic[m.Topic]; ok {
 		return t.fn(m)
 	}
 	return m.platform()
 }
 
-// decode reads the body into v.
-func (m *mapper) decode(v any, what string) error {
-	if err := json.Unmarshal(m.body, v); err != nil {
-		return m.fail("the body is not the JSON of %s: %v", what, err)
-	}
-	return nil
-}
-
 // at returns the first of the times given, else the delivery's
 // triggered-at; a malformed time is an error.
 func (m *mapper) at(field string, values ...string) (time.Time, error) {
-	for _, v := range values {
-		if v == "" {
-			continue
-		}
-		t, err := commerce.ParseTime(v)
-		if err != nil {
-			return time.Time{}, m.fail("%s: %v", field, err)
-		}
+	t, ok, err := m.Time(field, values...)
+	switch {
+	case err != nil:
+		return time.Time{}, err
+	case ok:
 		return t, nil
-	}
-	if m.triggered.IsZero() {
-		return time.Time{}, m.fail("the payload has no %s and the X-Shopify-Triggered-At header is missing", field)
+	case m.triggered.IsZero():
+		return time.Time{}, m.Fail("the payload has no %s and the X-Shopify-Triggered-At header is missing", field)
 	}
 	return m.triggered, nil
 }
 
 // event makes a canonical event of d, occurring at occurred, with the
-// ordering (key, version).
+// ordering (key, version); a zero version is the delivery's triggered-at.
 func (m *mapper) event(typ, id, subject string, d commerce.Data, occurred time.Time, key string, version time.Time) (commerce.Event, error) {
-	d.Shop = m.shop.ID
-	d.OccurredAt = commerce.Timestamp(occurred)
-	e, err := commerce.NewEvent(typ, id, subject, d)
-	if err != nil {
-		return commerce.Event{}, m.fail("%v", err)
-	}
-	e.Source = commerce.Source(Platform, m.shop.ID)
-	e.Extensions = maps.Clone(m.ext)
 	if version.IsZero() {
 		version = m.triggered
 	}
-	e.Ordering = commerce.Ordering{Key: key, At: version}
-	return e, nil
+	return m.Canonical(typ, id, subject, d, occurred, commerce.Ordering{Key: key, At: version})
 }
 
 // platform keeps a topic without a canonical mapping as a
@@ -126,29 +102,19 @@ func (m *mapper) platform() ([]commerce.Event, error) {
 	var head struct {
 		ID commerce.WireID `json:"id"`
 	}
-	body := bytes.TrimSpace(m.body)
-	if !json.Valid(body) {
-		return nil, m.fail("the body is not JSON")
+	e, err := m.Payload(&head)
+	if err != nil {
+		return nil, err
 	}
-	if len(body) > 0 && body[0] == '{' {
-		_ = json.Unmarshal(body, &head) // an id that is neither number nor string is simply not a subject
-	}
-	e := commerce.Event{
-		ID:         m.topic + "/" + m.version,
-		Source:     commerce.Source(Platform, m.shop.ID),
-		Type:       Platform + "." + m.topic,
-		Subject:    head.ID.String(),
-		Time:       m.triggered,
-		Shop:       m.shop.ID,
-		Data:       json.RawMessage(body),
-		Extensions: maps.Clone(m.ext),
-	}
+	e.ID = m.Topic + "/" + m.version
+	e.Subject = head.ID.String()
+	e.Time = m.triggered
 	return []commerce.Event{e}, nil
 }
 
 func (m *mapper) requireID(id commerce.WireID, what string) error {
 	if id == "" {
-		return m.fail("the %s has no id", what)
+		return m.Fail("the %s has no id", what)
 	}
 	return nil
 }
@@ -157,7 +123,7 @@ func (m *mapper) requireID(id commerce.WireID, what string) error {
 
 func (m *mapper) order() (*order, error) {
 	var o order
-	if err := m.decode(&o, "an order"); err != nil {
+	if err := m.Decode(&o, "an order"); err != nil {
 		return nil, err
 	}
 	if err := m.requireID(o.ID, "order"); err != nil {
@@ -355,11 +321,11 @@ func (m *mapper) orderUpdated() ([]commerce.Event, error) {
 
 func (m *mapper) checkout() (*checkout, commerce.Data, error) {
 	var c checkout
-	if err := m.decode(&c, "a checkout"); err != nil {
+	if err := m.Decode(&c, "a checkout"); err != nil {
 		return nil, commerce.Data{}, err
 	}
 	if c.Token == "" {
-		return nil, commerce.Data{}, m.fail("the checkout has no token")
+		return nil, commerce.Data{}, m.Fail("the checkout has no token")
 	}
 	country := ""
 	for _, a := range []*address{c.ShippingAddress, c.BillingAddress} {
@@ -433,7 +399,7 @@ func (m *mapper) checkoutUpdated(c *checkout, d commerce.Data) ([]commerce.Event
 
 func (m *mapper) customerPayload() (*customer, commerce.Data, error) {
 	var c customer
-	if err := m.decode(&c, "a customer"); err != nil {
+	if err := m.Decode(&c, "a customer"); err != nil {
 		return nil, commerce.Data{}, err
 	}
 	if err := m.requireID(c.ID, "customer"); err != nil {
@@ -487,7 +453,7 @@ func (m *mapper) customerUpdate() ([]commerce.Event, error) {
 
 func (m *mapper) emailConsent() ([]commerce.Event, error) {
 	var p consentUpdate
-	if err := m.decode(&p, "an email consent update"); err != nil {
+	if err := m.Decode(&p, "an email consent update"); err != nil {
 		return nil, err
 	}
 	return m.consent("email", p.CustomerID, &commerce.Customer{Email: commerce.NormalizeEmail(p.EmailAddress)}, p.Email, "email_marketing_consent")
@@ -495,7 +461,7 @@ func (m *mapper) emailConsent() ([]commerce.Event, error) {
 
 func (m *mapper) smsConsent() ([]commerce.Event, error) {
 	var p consentUpdate
-	if err := m.decode(&p, "an SMS consent update"); err != nil {
+	if err := m.Decode(&p, "an SMS consent update"); err != nil {
 		return nil, err
 	}
 	return m.consent("sms", p.ID, &commerce.Customer{Phone: commerce.NormalizePhone(p.Phone, m.shop.Country)}, p.SMS, "sms_marketing_consent")
@@ -503,7 +469,7 @@ func (m *mapper) smsConsent() ([]commerce.Event, error) {
 
 func (m *mapper) whatsAppConsent() ([]commerce.Event, error) {
 	var p consentUpdate
-	if err := m.decode(&p, "a WhatsApp consent update"); err != nil {
+	if err := m.Decode(&p, "a WhatsApp consent update"); err != nil {
 		return nil, err
 	}
 	return m.consent("whatsapp", p.CustomerID, &commerce.Customer{Phone: commerce.NormalizePhone(p.PhoneNumber, m.shop.Country)}, p.WhatsApp, "whats_app_marketing_consent")
@@ -514,7 +480,7 @@ func (m *mapper) consent(channel string, customerID commerce.WireID, who *commer
 		return nil, err
 	}
 	if c == nil {
-		return nil, m.fail("the payload has no %s", field)
+		return nil, m.Fail("the payload has no %s", field)
 	}
 	who.ID = customerID.String()
 	state := "unknown"
@@ -553,14 +519,14 @@ func (m *mapper) consent(channel string, customerID commerce.WireID, who *commer
 
 func (m *mapper) refundCreate() ([]commerce.Event, error) {
 	var r refund
-	if err := m.decode(&r, "a refund"); err != nil {
+	if err := m.Decode(&r, "a refund"); err != nil {
 		return nil, err
 	}
 	if err := m.requireID(r.ID, "refund"); err != nil {
 		return nil, err
 	}
 	if r.OrderID == "" {
-		return nil, m.fail("the refund has no order_id")
+		return nil, m.Fail("the refund has no order_id")
 	}
 	d := commerce.Data{RefundID: r.ID.String(), OrderID: r.OrderID.String(), Reason: r.Note}
 	var paid, lines []string
@@ -589,7 +555,7 @@ func (m *mapper) refundCreate() ([]commerce.Event, error) {
 	if len(terms) > 0 {
 		amount, err := commerce.AddDecimals(terms...)
 		if err != nil {
-			return nil, m.fail("refund amount: %v", err)
+			return nil, m.Fail("refund amount: %v", err)
 		}
 		d.Amount = amount
 	}
@@ -611,7 +577,7 @@ func (m *mapper) refundCreate() ([]commerce.Event, error) {
 
 func (m *mapper) returnRequest() ([]commerce.Event, error) {
 	var r returnRequest
-	if err := m.decode(&r, "a return"); err != nil {
+	if err := m.Decode(&r, "a return"); err != nil {
 		return nil, err
 	}
 	if err := m.requireID(r.ID, "return"); err != nil {
@@ -633,14 +599,14 @@ func (m *mapper) returnRequest() ([]commerce.Event, error) {
 
 func (m *mapper) fulfillment() ([]commerce.Event, error) {
 	var f fulfillment
-	if err := m.decode(&f, "a fulfillment"); err != nil {
+	if err := m.Decode(&f, "a fulfillment"); err != nil {
 		return nil, err
 	}
 	if err := m.requireID(f.ID, "fulfillment"); err != nil {
 		return nil, err
 	}
 	if f.OrderID == "" {
-		return nil, m.fail("the fulfillment has no order_id")
+		return nil, m.Fail("the fulfillment has no order_id")
 	}
 	var typ, fact, when string
 	switch {
@@ -696,11 +662,11 @@ func fulfillmentData(f *fulfillment) *commerce.Fulfillment {
 
 func (m *mapper) inventoryLevel() ([]commerce.Event, error) {
 	var l inventoryLevel
-	if err := m.decode(&l, "an inventory level"); err != nil {
+	if err := m.Decode(&l, "an inventory level"); err != nil {
 		return nil, err
 	}
 	if l.InventoryItemID == "" {
-		return nil, m.fail("the inventory level has no inventory_item_id")
+		return nil, m.Fail("the inventory level has no inventory_item_id")
 	}
 	if l.Available == nil {
 		return m.platform()
@@ -718,7 +684,7 @@ func (m *mapper) inventoryLevel() ([]commerce.Event, error) {
 
 func (m *mapper) product() ([]commerce.Event, error) {
 	var p product
-	if err := m.decode(&p, "a product"); err != nil {
+	if err := m.Decode(&p, "a product"); err != nil {
 		return nil, err
 	}
 	if err := m.requireID(p.ID, "product"); err != nil {

@@ -32,8 +32,6 @@ package shopify
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -78,14 +76,10 @@ func (Adapter) Shop(h http.Header, _ []byte) (string, error) {
 // Verify implements commerce.Adapter.
 func (Adapter) Verify(h http.Header, body []byte, secrets [][]byte) error {
 	v, name := header(h, "Hmac-Sha256")
-	if v == "" {
-		return fmt.Errorf("%w: the X-Shopify-Hmac-Sha256 header is missing", commerce.ErrSignature)
+	if name == "" {
+		name = "X-Shopify-Hmac-Sha256"
 	}
-	sig, err := base64.StdEncoding.DecodeString(v)
-	if err != nil {
-		return fmt.Errorf("%w: %s is not base64", commerce.ErrSignature, name)
-	}
-	return commerce.CheckHMAC(sha256.New, sig, body, secrets)
+	return commerce.VerifyHMAC(name, v, commerce.Base64, sha256.New, body, secrets)
 }
 
 // kept are the headers recorded with the delivery and, under their
@@ -124,11 +118,11 @@ func (a Adapter) Decode(h http.Header, body []byte, shop commerce.Shop) (*commer
 	if topic == "" {
 		return nil, commerce.Unmappable(Platform, "", "the X-Shopify-Topic header is missing")
 	}
-	m := &mapper{shop: shop, topic: topic, body: body, ext: ext}
+	m := &mapper{Mapper: commerce.Mapper{Platform: Platform, Topic: topic, Shop: shop.ID, Body: body, Extensions: ext}, shop: shop}
 	if v, _ := header(h, "Triggered-At"); v != "" {
 		t, err := commerce.ParseTime(v)
 		if err != nil {
-			return nil, commerce.Unmappable(Platform, topic, "X-Shopify-Triggered-At: %v", err)
+			return nil, m.Fail("X-Shopify-Triggered-At: %v", err)
 		}
 		m.triggered = t
 	}
@@ -139,8 +133,7 @@ func (a Adapter) Decode(h http.Header, body []byte, shop commerce.Shop) (*commer
 	if m.version == "" {
 		// Without Shopify's ids, the body itself tells one change from
 		// another, and a retry (same payload) from a new change.
-		sum := sha256.Sum256(body)
-		m.version = hex.EncodeToString(sum[:16])
+		m.version = m.BodyHash()
 	}
 	events, err := m.run()
 	if err != nil {
@@ -152,14 +145,8 @@ func (a Adapter) Decode(h http.Header, body []byte, shop commerce.Shop) (*commer
 
 // mapper maps one delivery.
 type mapper struct {
+	commerce.Mapper
 	shop      commerce.Shop
-	topic     string
-	body      []byte
-	ext       map[string]string
 	triggered time.Time
 	version   string // the change's id: event id, else webhook id
-}
-
-func (m *mapper) fail(format string, args ...any) error {
-	return commerce.Unmappable(Platform, m.topic, format, args...)
 }

@@ -1,14 +1,8 @@
 package shopify_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storeflow/storeflow/commerce"
+	"github.com/storeflow/storeflow/commerce/commercetest"
 	"github.com/storeflow/storeflow/commerce/shopify"
 )
 
@@ -27,33 +22,18 @@ var (
 	shopConfig = commerce.Shop{ID: shopDomain, Country: "US", Currency: "USD"}
 )
 
-func sample(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	return b
-}
+var (
+	sample = commercetest.Sample
+	edit   = commercetest.Edit
+	data   = commercetest.Data
+	types  = commercetest.Types
+)
 
-// edit returns the sample with top-level fields replaced: the variants the
-// tests derive from Shopify's samples.
-func edit(t testing.TB, body []byte, fields map[string]any) []byte {
-	t.Helper()
-	var m map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(body, &m))
-	for k, v := range fields {
-		b, err := json.Marshal(v)
-		require.NoError(t, err)
-		m[k] = b
-	}
-	out, err := json.Marshal(m)
-	require.NoError(t, err)
-	return out
-}
+func sign(body, key []byte) string { return commercetest.SignBase64(body, key) }
 
-func sign(body, key []byte) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write(body)
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+func checkEvent(t testing.TB, e commerce.Event) {
+	t.Helper()
+	commercetest.CheckEvent(t, shopify.Platform, e)
 }
 
 // headers are those of a delivery of topic, as Shopify sends them.
@@ -78,45 +58,6 @@ func decode(t *testing.T, topic string, body []byte) *commerce.Delivery {
 		checkEvent(t, e)
 	}
 	return d
-}
-
-// checkEvent holds every event to the promises of commerce.Event.
-func checkEvent(t testing.TB, e commerce.Event) {
-	t.Helper()
-	require.NotEmpty(t, e.ID)
-	require.Equal(t, "shopify://"+e.Shop, e.Source)
-	require.NotEmpty(t, e.Shop)
-	if commerce.IsCanonical(e.Type) {
-		require.NoError(t, commerce.Validate(e.Type, e.Data))
-		require.False(t, e.Time.IsZero(), "a canonical event has a time")
-		require.NotEmpty(t, e.Subject)
-		require.NotEmpty(t, e.Ordering.Key)
-		require.False(t, e.Ordering.At.IsZero())
-	} else {
-		require.True(t, strings.HasPrefix(e.Type, "shopify."), e.Type)
-		require.True(t, json.Valid(e.Data))
-	}
-	env, err := e.Envelope()
-	require.NoError(t, err)
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(env, &m))
-	require.Equal(t, "1.0", m["specversion"])
-	require.Equal(t, e.Shop, m["shop"])
-}
-
-func data(t *testing.T, e commerce.Event) map[string]any {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(e.Data, &m))
-	return m
-}
-
-func types(d *commerce.Delivery) []string {
-	var out []string
-	for _, e := range d.Events {
-		out = append(out, e.Type)
-	}
-	return out
 }
 
 func TestPublishedSamplesMapToValidEvents(t *testing.T) {

@@ -1,9 +1,6 @@
 package woocommerce
 
 import (
-	"bytes"
-	"encoding/json"
-	"maps"
 	"strings"
 	"time"
 
@@ -47,7 +44,7 @@ func Topics() []Topic {
 
 func (m *mapper) run() ([]commerce.Event, error) {
 	for _, t := range topics {
-		if t.Topic.Topic == m.topic {
+		if t.Topic.Topic == m.Topic {
 			return t.fn(m)
 		}
 	}
@@ -127,39 +124,17 @@ type product struct {
 	} `json:"tags"`
 }
 
-func (m *mapper) decode(v any, what string) error {
-	if err := json.Unmarshal(m.body, v); err != nil {
-		return m.fail("the body is not the JSON of %s: %v", what, err)
-	}
-	return nil
-}
-
-// at reads a *_gmt time; the first non-empty value given wins.
+// at reads a *_gmt time; the first value set wins.
 func (m *mapper) at(field string, values ...string) (time.Time, error) {
-	for _, v := range values {
-		if v == "" {
-			continue
-		}
-		t, err := commerce.ParseTime(v)
-		if err != nil {
-			return time.Time{}, m.fail("%s: %v", field, err)
-		}
-		return t, nil
+	t, ok, err := m.Time(field, values...)
+	if err == nil && !ok {
+		err = m.Fail("the payload has no %s", field)
 	}
-	return time.Time{}, m.fail("the payload has no %s", field)
+	return t, err
 }
 
 func (m *mapper) event(typ, id, subject string, d commerce.Data, occurred time.Time, key string, version time.Time) (commerce.Event, error) {
-	d.Shop = m.shop.ID
-	d.OccurredAt = commerce.Timestamp(occurred)
-	e, err := commerce.NewEvent(typ, id, subject, d)
-	if err != nil {
-		return commerce.Event{}, m.fail("%v", err)
-	}
-	e.Source = commerce.Source(Platform, m.shop.ID)
-	e.Extensions = maps.Clone(m.ext)
-	e.Ordering = commerce.Ordering{Key: key, At: version}
-	return e, nil
+	return m.Canonical(typ, id, subject, d, occurred, commerce.Ordering{Key: key, At: version})
 }
 
 // platform keeps a topic without a canonical mapping as a
@@ -167,37 +142,27 @@ func (m *mapper) event(typ, id, subject string, d commerce.Data, occurred time.T
 // and its version where the payload has them, else the body's hash: a
 // delivery id would not do, WooCommerce reuses them.
 func (m *mapper) platform() ([]commerce.Event, error) {
-	body := bytes.TrimSpace(m.body)
-	if !json.Valid(body) {
-		return nil, m.fail("the body is not JSON")
-	}
 	var head struct {
 		ID              commerce.WireID `json:"id"`
 		DateModifiedGMT string          `json:"date_modified_gmt"`
 	}
-	if len(body) > 0 && body[0] == '{' {
-		_ = json.Unmarshal(body, &head) // a payload without these fields simply has no subject or version
+	e, err := m.Payload(&head)
+	if err != nil {
+		return nil, err
 	}
-	e := commerce.Event{
-		Source:     commerce.Source(Platform, m.shop.ID),
-		Type:       Platform + "." + m.topic,
-		Subject:    head.ID.String(),
-		Shop:       m.shop.ID,
-		Data:       json.RawMessage(body),
-		Extensions: maps.Clone(m.ext),
-	}
+	e.Subject = head.ID.String()
 	modified, _ := commerce.ParseTime(head.DateModifiedGMT) // an unreadable time is no version
-	resource, _, _ := strings.Cut(m.topic, ".")
+	resource, _, _ := strings.Cut(m.Topic, ".")
 	switch {
 	case head.ID != "" && !modified.IsZero():
-		e.ID = m.topic + "/" + head.ID.String() + "/" + commerce.Timestamp(modified)
+		e.ID = m.Topic + "/" + head.ID.String() + "/" + commerce.Timestamp(modified)
 		e.Time = modified
 		e.Ordering = commerce.Ordering{Key: resource + "/" + head.ID.String(), At: modified}
 	case head.ID != "":
 		// A deletion carries the id alone; deleting twice is one fact.
-		e.ID = m.topic + "/" + head.ID.String()
+		e.ID = m.Topic + "/" + head.ID.String()
 	default:
-		e.ID = m.topic + "/" + bodyHash(body)
+		e.ID = m.Topic + "/" + m.BodyHash()
 	}
 	return []commerce.Event{e}, nil
 }
@@ -206,11 +171,11 @@ func (m *mapper) platform() ([]commerce.Event, error) {
 
 func (m *mapper) order() (*order, error) {
 	var o order
-	if err := m.decode(&o, "an order"); err != nil {
+	if err := m.Decode(&o, "an order"); err != nil {
 		return nil, err
 	}
 	if o.ID == "" {
-		return nil, m.fail("the order has no id")
+		return nil, m.Fail("the order has no id")
 	}
 	return &o, nil
 }
@@ -242,7 +207,7 @@ func (m *mapper) orderData(o *order) (commerce.Data, error) {
 	if len(subtotals) > 0 {
 		s, err := commerce.AddDecimals(subtotals...)
 		if err != nil {
-			return d, m.fail("subtotal: %v", err)
+			return d, m.Fail("subtotal: %v", err)
 		}
 		d.SubtotalPrice = s
 	}
@@ -345,7 +310,7 @@ func (m *mapper) orderFacts(o *order, d commerce.Data) ([]commerce.Event, error)
 	}
 	for _, r := range o.Refunds {
 		if r.ID == "" {
-			return nil, m.fail("a refund of the order has no id")
+			return nil, m.Fail("a refund of the order has no id")
 		}
 		rd := commerce.Data{RefundID: r.ID.String(), OrderID: d.OrderID, Customer: d.Customer, Currency: d.Currency, Reason: r.Reason}
 		if rd.Reason == "" {
@@ -354,7 +319,7 @@ func (m *mapper) orderFacts(o *order, d commerce.Data) ([]commerce.Event, error)
 		if r.Total != "" {
 			amount, err := commerce.AbsDecimal(r.Total.String())
 			if err != nil {
-				return nil, m.fail("refund %s: %v", r.ID, err)
+				return nil, m.Fail("refund %s: %v", r.ID, err)
 			}
 			rd.Amount = amount
 		}
@@ -378,11 +343,11 @@ func (m *mapper) orderFacts(o *order, d commerce.Data) ([]commerce.Event, error)
 
 func (m *mapper) customer() (*customer, commerce.Data, error) {
 	var c customer
-	if err := m.decode(&c, "a customer"); err != nil {
+	if err := m.Decode(&c, "a customer"); err != nil {
 		return nil, commerce.Data{}, err
 	}
 	if c.ID == "" {
-		return nil, commerce.Data{}, m.fail("the customer has no id")
+		return nil, commerce.Data{}, m.Fail("the customer has no id")
 	}
 	who := &commerce.Customer{
 		ID: c.ID.String(), Email: commerce.NormalizeEmail(c.Email),
@@ -433,11 +398,11 @@ func (m *mapper) customerUpdated() ([]commerce.Event, error) {
 
 func (m *mapper) product() ([]commerce.Event, error) {
 	var p product
-	if err := m.decode(&p, "a product"); err != nil {
+	if err := m.Decode(&p, "a product"); err != nil {
 		return nil, err
 	}
 	if p.ID == "" {
-		return nil, m.fail("the product has no id")
+		return nil, m.Fail("the product has no id")
 	}
 	at, err := m.at("date_modified_gmt", p.DateModifiedGMT)
 	if err != nil {

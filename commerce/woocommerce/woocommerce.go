@@ -27,8 +27,6 @@ package woocommerce
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -89,14 +87,7 @@ func (Adapter) Verify(h http.Header, body []byte, secrets [][]byte) error {
 		return commerce.ErrPing
 	}
 	v := strings.TrimSpace(h.Get("X-WC-Webhook-Signature"))
-	if v == "" {
-		return fmt.Errorf("%w: the X-WC-Webhook-Signature header is missing", commerce.ErrSignature)
-	}
-	sig, err := base64.StdEncoding.DecodeString(v)
-	if err != nil {
-		return fmt.Errorf("%w: X-WC-Webhook-Signature is not base64", commerce.ErrSignature)
-	}
-	return commerce.CheckHMAC(sha256.New, sig, body, secrets)
+	return commerce.VerifyHMAC("X-WC-Webhook-Signature", v, commerce.Base64, sha256.New, body, secrets)
 }
 
 var kept = []struct{ name, ext string }{
@@ -139,7 +130,7 @@ func (a Adapter) Decode(h http.Header, body []byte, shop commerce.Shop) (*commer
 	if topic == "" {
 		return nil, commerce.Unmappable(Platform, "", "neither X-WC-Webhook-Topic nor X-WC-Webhook-Resource and -Event name the topic")
 	}
-	m := &mapper{shop: shop, topic: topic, body: body, ext: ext}
+	m := &mapper{Mapper: commerce.Mapper{Platform: Platform, Topic: topic, Shop: shop.ID, Body: body, Extensions: ext}, shop: shop}
 	events, err := m.run()
 	if err != nil {
 		return nil, err
@@ -149,18 +140,6 @@ func (a Adapter) Decode(h http.Header, body []byte, shop commerce.Shop) (*commer
 }
 
 type mapper struct {
-	shop  commerce.Shop
-	topic string
-	body  []byte
-	ext   map[string]string
-}
-
-func (m *mapper) fail(format string, args ...any) error {
-	return commerce.Unmappable(Platform, m.topic, format, args...)
-}
-
-// bodyHash tells deliveries apart where the payload carries no version.
-func bodyHash(body []byte) string {
-	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:16])
+	commerce.Mapper
+	shop commerce.Shop
 }

@@ -1,14 +1,8 @@
 package woocommerce_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storeflow/storeflow/commerce"
+	"github.com/storeflow/storeflow/commerce/commercetest"
 	"github.com/storeflow/storeflow/commerce/woocommerce"
 )
 
@@ -25,31 +20,17 @@ var (
 	shopConfig = commerce.Shop{ID: "example.com", Country: "US", Currency: "USD"}
 )
 
-func sample(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	return b
-}
+var (
+	sample = commercetest.Sample
+	edit   = commercetest.Edit
+	data   = commercetest.Data
+)
 
-func edit(t testing.TB, body []byte, fields map[string]any) []byte {
-	t.Helper()
-	var m map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(body, &m))
-	for k, v := range fields {
-		b, err := json.Marshal(v)
-		require.NoError(t, err)
-		m[k] = b
-	}
-	out, err := json.Marshal(m)
-	require.NoError(t, err)
-	return out
-}
+func sign(body, key []byte) string { return commercetest.SignBase64(body, key) }
 
-func sign(body, key []byte) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write(body)
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+func checkEvent(t testing.TB, e commerce.Event) {
+	t.Helper()
+	commercetest.CheckEvent(t, woocommerce.Platform, e)
 }
 
 // headers are those WC_Webhook::deliver sends.
@@ -76,30 +57,6 @@ func decode(t *testing.T, topic string, body []byte) *commerce.Delivery {
 		checkEvent(t, e)
 	}
 	return d
-}
-
-func checkEvent(t testing.TB, e commerce.Event) {
-	t.Helper()
-	require.NotEmpty(t, e.ID)
-	require.Equal(t, "woocommerce://"+e.Shop, e.Source)
-	if commerce.IsCanonical(e.Type) {
-		require.NoError(t, commerce.Validate(e.Type, e.Data))
-		require.False(t, e.Time.IsZero())
-		require.NotEmpty(t, e.Subject)
-		require.NotEmpty(t, e.Ordering.Key)
-		require.False(t, e.Ordering.At.IsZero())
-	} else {
-		require.True(t, strings.HasPrefix(e.Type, "woocommerce."), e.Type)
-	}
-	_, err := e.Envelope()
-	require.NoError(t, err)
-}
-
-func data(t *testing.T, e commerce.Event) map[string]any {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(e.Data, &m))
-	return m
 }
 
 func ids(d *commerce.Delivery) map[string]string {
