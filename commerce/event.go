@@ -84,7 +84,9 @@ var reserved = map[string]bool{
 
 // Envelope renders the event in CloudEvents 1.0 structured JSON: the
 // attributes, the "shop" extension, the ordering as "orderingkey" and
-// "orderingtime", the other extensions, and the data.
+// "orderingtime", the other extensions, and the data. The runtime ingests
+// it as store.Event{ID: e.ID, Source: e.Source, Type: e.Type, Subject:
+// e.Subject, Time: e.Time, Envelope: envelope}.
 func (e Event) Envelope() ([]byte, error) {
 	if e.ID == "" || e.Source == "" || e.Type == "" {
 		return nil, fmt.Errorf("event %q from %q of type %q: a CloudEvent needs id, source and type", e.ID, e.Source, e.Type)

@@ -90,6 +90,9 @@ func DataPath(typ, p string) error {
 		if node["type"] == "object" && node["additionalProperties"] != false {
 			return nil // free-form (attributes, form fields): any name goes
 		}
+		if _, ok := node["properties"]; !ok {
+			return fmt.Errorf("%s is a %v: there is no %q below it", where, node["type"], t)
+		}
 		return fmt.Errorf("%s has no property %q (it has %s)", where, t, strings.Join(keys(node["properties"]), ", "))
 	}
 	return nil
