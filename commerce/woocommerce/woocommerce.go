@@ -1,8 +1,8 @@
 // Package woocommerce verifies WooCommerce webhooks and maps them to
 // canonical commerce events.
 //
-// The shop is the site in X-WC-Webhook-Source (host and path, "example.com"
-// for "http://example.com/"); the signature is the base64 HMAC-SHA256 of the
+// The shop is the site's host name in X-WC-Webhook-Source ("example.com" for
+// "http://example.com/"); the signature is the base64 HMAC-SHA256 of the
 // body in X-WC-Webhook-Signature. The topic, resource, event, webhook id
 // and delivery id headers are kept with each event as the extension
 // attributes wctopic, wcresource, wcevent, wcwebhookid and wcdeliveryid.
@@ -65,20 +65,20 @@ func (Adapter) Shop(h http.Header, body []byte) (string, error) {
 	return ShopID(v)
 }
 
-// ShopID names a site as the adapter does: its host and path, lower-case,
-// without scheme or trailing slash ("https://Example.com/shop/" →
-// "example.com/shop"), so that the site's URL as a merchant types it finds
-// the same shop.
+// ShopID names a site as the adapter does, and as package shop derives a
+// WooCommerce shop's domain from its site URL: the host name, lower-case,
+// without scheme, port or path ("https://Shop.Example.com:8443/store/" →
+// "shop.example.com").
 func ShopID(siteURL string) (string, error) {
 	s := strings.TrimSpace(siteURL)
 	if !strings.Contains(s, "://") {
 		s = "https://" + s
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
+	if err != nil || u.Hostname() == "" {
 		return "", fmt.Errorf("%w: %q is not a site URL", commerce.ErrNoShop, siteURL)
 	}
-	return strings.ToLower(u.Host + strings.TrimRight(u.EscapedPath(), "/")), nil
+	return strings.ToLower(u.Hostname()), nil
 }
 
 // Verify implements commerce.Adapter.

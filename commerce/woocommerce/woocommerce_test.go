@@ -218,9 +218,9 @@ func TestShop(t *testing.T) {
 		err          error
 	}{
 		{"http://example.com/", "example.com", nil},
-		{"https://Shop.Example.com/store/", "shop.example.com/store", nil},
+		{"https://Shop.Example.com/store/", "shop.example.com", nil},
 		{"example.com", "example.com", nil},
-		{"http://localhost:8080/", "localhost:8080", nil},
+		{"http://localhost:8080/", "localhost", nil},
 		{"", "", commerce.ErrNoShop},
 		{"http:///nohost", "", commerce.ErrNoShop},
 	} {
