@@ -20,6 +20,7 @@ import (
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/shop"
 	"github.com/storeflow/storeflow/store"
+	"github.com/storeflow/storeflow/webhook"
 )
 
 // Config configures the API.
@@ -36,6 +37,9 @@ type Config struct {
 	Ready func() bool
 	// Shops keeps the shops' configurations (/v1/shops).
 	Shops *shop.Directory
+	// Webhooks receives the shops' webhooks (/webhooks/…) and replays dead
+	// letters (/v1/deadletters).
+	Webhooks *webhook.Receiver
 }
 
 // Server serves the API.
@@ -101,6 +105,14 @@ func (s *Server) routes() {
 		m.HandleFunc("GET /v1/shops/{id}", s.auth(s.getShop))
 		m.HandleFunc("PUT /v1/shops/{id}", s.auth(s.putShop))
 		m.HandleFunc("DELETE /v1/shops/{id}", s.auth(s.deleteShop))
+	}
+	if s.cfg.Webhooks != nil {
+		m.HandleFunc("POST /webhooks/shopify", s.receiveWebhook(shop.Shopify))
+		m.HandleFunc("POST /webhooks/woocommerce", s.receiveWebhook(shop.WooCommerce))
+		m.HandleFunc("POST /webhooks/generic/{shop}", s.receiveWebhook(shop.Generic))
+		m.HandleFunc("GET /v1/deadletters", s.auth(s.listDeadLetters))
+		m.HandleFunc("GET /v1/deadletters/{id}", s.auth(s.getDelivery))
+		m.HandleFunc("POST /v1/deadletters/{id}/replay", s.auth(s.replayDeadLetter))
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, "Not Found", fmt.Sprintf("no API endpoint %s %s; see the README for the API", r.Method, r.URL.Path))

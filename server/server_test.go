@@ -17,12 +17,16 @@ import (
 	"github.com/storeflow/storeflow/secret"
 	"github.com/storeflow/storeflow/server"
 	"github.com/storeflow/storeflow/shop"
+	"github.com/storeflow/storeflow/store"
 	"github.com/storeflow/storeflow/store/sqlite"
+	"github.com/storeflow/storeflow/webhook"
 )
 
 type api struct {
 	t   *testing.T
 	srv *httptest.Server
+	st  store.Store
+	rt  *runtime.Runtime
 }
 
 func newAPI(t *testing.T, tokens ...string) *api {
@@ -34,14 +38,16 @@ func newAPI(t *testing.T, tokens ...string) *api {
 	go func() { done <- rt.Run(ctx) }()
 	key, _, err := secret.GenerateKey()
 	require.NoError(t, err)
-	srv := httptest.NewServer(server.New(server.Config{Runtime: rt, Store: st, Tokens: tokens, MaxBody: 4096, Shops: shop.NewDirectory(st, key)}))
+	shops := shop.NewDirectory(st, key)
+	hooks := &webhook.Receiver{Shops: shops, Ingest: rt.Ingest, Deliveries: st}
+	srv := httptest.NewServer(server.New(server.Config{Runtime: rt, Store: st, Tokens: tokens, MaxBody: 4096, Shops: shops, Webhooks: hooks}))
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
 		<-done
 		_ = st.Close()
 	})
-	return &api{t: t, srv: srv}
+	return &api{t: t, srv: srv, st: st, rt: rt}
 }
 
 func (a *api) do(method, path, contentType, body string, headers ...string) (int, map[string]any, http.Header) {

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/storeflow/storeflow/commerce/generic"
 )
 
 // Platforms storeflow takes webhooks from.
@@ -65,13 +67,11 @@ type Webhooks struct {
 	// keeps the old one here for RotationGrace unless given. Secret.
 	PreviousSecret string    `json:"previousSecret,omitempty"`
 	PreviousUntil  time.Time `json:"previousUntil,omitzero"`
-	// SignatureHeader and SignatureEncoding (hex or base64) say where a
-	// generic webhook carries its HMAC-SHA256 signature.
-	SignatureHeader   string `json:"signatureHeader,omitempty"`
-	SignatureEncoding string `json:"signatureEncoding,omitempty"`
-	// Mapping turns a generic webhook into a canonical event (see
-	// commerce/generic).
-	Mapping json.RawMessage `json:"mapping,omitempty"`
+	// Generic configures a generic shop's webhooks: where they carry their
+	// HMAC signature and how their bodies map to canonical events (the
+	// configuration of commerce/generic: name, signature, headers, events;
+	// the shop is the one in the webhook's URL).
+	Generic *generic.Config `json:"generic,omitempty"`
 }
 
 // RotationGrace is how long a replaced webhook secret is still accepted:
@@ -213,8 +213,14 @@ func (s *Shop) Normalize() {
 	}
 	s.Currency = strings.ToUpper(strings.TrimSpace(s.Currency))
 	s.Country = strings.ToUpper(strings.TrimSpace(s.Country))
-	if s.Webhooks.SignatureEncoding == "" && s.Platform == Generic {
-		s.Webhooks.SignatureEncoding = "hex"
+	if g := s.Webhooks.Generic; g != nil {
+		if g.Name == "" {
+			g.Name = Generic
+		}
+		if g.Shop == (generic.ShopFrom{}) {
+			// Generic webhooks name their shop in their URL.
+			g.Shop.Value = s.ID
+		}
 	}
 	if e := s.Email; e != nil {
 		if e.Security == "" {
@@ -272,11 +278,10 @@ func (s *Shop) Validate() []string {
 			bad("siteUrl", "a WooCommerce shop needs its site URL (https://shop.example), as its webhooks name it in X-WC-Webhook-Source")
 		}
 	case Generic:
-		if s.Webhooks.SignatureHeader == "" {
-			bad("webhooks.signatureHeader", "a generic shop needs the header its webhooks carry their HMAC-SHA256 signature in (X-Signature)")
-		}
-		if enc := s.Webhooks.SignatureEncoding; enc != "hex" && enc != "base64" {
-			bad("webhooks.signatureEncoding", "%q: use hex or base64", enc)
+		if s.Webhooks.Generic == nil {
+			bad("webhooks.generic", "a generic shop needs the configuration of its webhooks: the signature header and the mappings of bodies to canonical events (see docs/events.md)")
+		} else if err := s.Webhooks.Generic.Validate(); err != nil {
+			bad("webhooks.generic", "%v", err)
 		}
 	default:
 		bad("platform", "%q: use shopify, woocommerce or generic", s.Platform)

@@ -39,7 +39,7 @@ func TestValidateNamesEachProblem(t *testing.T) {
 		{"bad platform", func(s *shop.Shop) { s.Platform = "magento" }, "platform:"},
 		{"shopify without myshopify domain", func(s *shop.Shop) { s.Domain = "acme.example" }, "domain:"},
 		{"woocommerce without site", func(s *shop.Shop) { s.Platform = "woocommerce"; s.Domain = ""; s.Admin = nil }, "siteUrl:"},
-		{"generic without header", func(s *shop.Shop) { s.Platform = "generic"; s.Admin = nil }, "webhooks.signatureHeader:"},
+		{"generic without its configuration", func(s *shop.Shop) { s.Platform = "generic"; s.Admin = nil }, "webhooks.generic:"},
 		{"zone", func(s *shop.Shop) { s.TimeZone = "Mars/Olympus" }, "timeZone:"},
 		{"currency", func(s *shop.Shop) { s.Currency = "euro" }, "currency:"},
 		{"no secret", func(s *shop.Shop) { s.Webhooks.Secret = "" }, "webhooks.secret:"},

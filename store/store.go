@@ -21,6 +21,7 @@ type Store interface {
 	Outbox
 	SlotLeases
 	Shops
+	Webhooks
 	Close() error
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/storeflow/storeflow/store"
 	"github.com/storeflow/storeflow/store/postgres"
 	"github.com/storeflow/storeflow/store/sqlite"
+	"github.com/storeflow/storeflow/webhook"
 )
 
 // envOr returns the environment variable, or def when it is unset.
@@ -172,7 +173,8 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 			return map[string]any{"shops": m}, err
 		}})
 	var ready atomic.Bool
-	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load, Shops: shops})
+	hooks := &webhook.Receiver{Shops: shops, Ingest: rt.Ingest, Deliveries: st, Logger: log}
+	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load, Shops: shops, Webhooks: hooks})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)

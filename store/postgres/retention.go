@@ -218,7 +218,18 @@ func (s *Store) Prune(ctx context.Context, olderThan time.Time) (store.Pruned, e
 			}
 		}
 	}
-	return out, nil
+	// Webhook deliveries are not partitioned: the raw bodies of webhooks go
+	// with their events, in batches.
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE received_at < $1 LIMIT 1000)`, cutoff)
+		if err != nil {
+			return out, fmt.Errorf("prune webhook deliveries: %w", err)
+		}
+		out.Rows += tag.RowsAffected()
+		if tag.RowsAffected() < 1000 {
+			return out, nil
+		}
+	}
 }
 
 // dropPartitions drops, in one transaction, a table's partitions that end at

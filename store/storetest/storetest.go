@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"StartGroups":           testStartGroups,
 		"StartGroupsConcurrent": testStartGroupsConcurrent,
 		"Shops":                 testShops,
+		"Webhooks":              testWebhooks,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
