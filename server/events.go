@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/storeflow/storeflow/commerce"
 	"github.com/storeflow/storeflow/store"
 )
 
@@ -28,6 +29,9 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	events, err := DecodeEvents(r.Header, body)
+	if err == nil {
+		err = checkCommerce(events)
+	}
 	if err != nil {
 		writeProblem(w, r, http.StatusBadRequest, "Invalid CloudEvent", err.Error())
 		return
@@ -152,4 +156,25 @@ func fromAttributes(m map[string]any) (store.Event, error) {
 	}
 	ev.Envelope = env
 	return ev, nil
+}
+
+// checkCommerce holds the events of storeflow's canonical commerce types
+// (commerce.*) to their schemas, as the webhook adapters' events are: an
+// event posted directly must look the same to a workflow.
+func checkCommerce(events []store.Event) error {
+	for i, e := range events {
+		if !strings.HasPrefix(e.Type, "commerce.") {
+			continue
+		}
+		var env struct {
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(e.Envelope, &env); err != nil {
+			return fmt.Errorf("event %d (%s): %w", i, e.ID, err)
+		}
+		if err := commerce.Validate(e.Type, env.Data); err != nil {
+			return fmt.Errorf("event %d (%s) is not a valid %s (see docs/events.md): %w", i, e.ID, e.Type, err)
+		}
+	}
+	return nil
 }

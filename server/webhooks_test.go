@@ -224,3 +224,20 @@ func TestGenericWebhooksAndReplayAfterAFix(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	require.Empty(t, list["deadLetters"])
 }
+
+func TestPostedCommerceEventsFollowTheirSchemas(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ok := `{"specversion":"1.0","id":"f1","source":"site","type":"commerce.form.submitted","data":{"shop":"acme","occurredAt":"2026-12-01T10:00:00Z","formId":"newsletter","customer":{"email":"ada@example.com"}}}`
+	status, body, _ := a.do("POST", "/v1/events", "application/cloudevents+json", ok)
+	require.Equal(t, http.StatusAccepted, status, body)
+	bad := strings.Replace(ok, `"occurredAt":"2026-12-01T10:00:00Z"`, `"occurredAt":12`, 1)
+	status, body, _ = a.do("POST", "/v1/events", "application/cloudevents+json", bad)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body["detail"], "occurredAt")
+	status, body, _ = a.do("POST", "/v1/events", "application/cloudevents+json", strings.Replace(ok, "commerce.form.submitted", "commerce.form.sent", 1))
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, body["detail"], "commerce.form.submitted", "an unknown commerce type lists the known ones")
+	status, _, _ = a.do("POST", "/v1/events", "application/cloudevents+json", strings.Replace(ok, "commerce.form.submitted", "form.sent", 1))
+	require.Equal(t, http.StatusAccepted, status, "other types are free")
+}
