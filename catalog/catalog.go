@@ -10,8 +10,12 @@ import (
 	"log/slog"
 
 	"github.com/storeflow/storeflow/connector"
+	"github.com/storeflow/storeflow/connector/email"
 	"github.com/storeflow/storeflow/connector/httpcall"
 	"github.com/storeflow/storeflow/connector/logline"
+	"github.com/storeflow/storeflow/connector/shopconfig"
+	"github.com/storeflow/storeflow/connector/slack"
+	"github.com/storeflow/storeflow/connector/sms"
 )
 
 // Options configure the live connectors.
@@ -19,6 +23,16 @@ type Options struct {
 	Logger *slog.Logger
 	// HTTP performs call: http and call: openapi; nil: a default client.
 	HTTP *httpcall.Client
+	// Shops finds a shop's configuration (shop.Directory's Get): its mail
+	// server, SMS account, Slack webhook and email templates. Nil: calls
+	// naming a shop fail with a configuration problem.
+	Shops shopconfig.Func
+	// Templates are storeflow's own email templates, which serve every shop
+	// that has none of that name.
+	Templates email.Templates
+	// Unsubscribe builds the one-click unsubscribe links of marketing mail;
+	// nil refuses marketing mail.
+	Unsubscribe *email.UnsubscribeLinks
 }
 
 // Default returns a registry with every connector of this storeflow.
@@ -37,6 +51,9 @@ func Default(opts Options) *connector.Registry {
 		c   connector.Connector
 	}{
 		{logline.Builtin, &logline.Connector{Logger: opts.Logger}},
+		{email.Builtin, &email.Connector{Shops: opts.Shops, Templates: email.ShopTemplates{Shops: opts.Shops, Fallback: opts.Templates}, Unsubscribe: opts.Unsubscribe}},
+		{sms.Builtin, &sms.Connector{Shops: opts.Shops}},
+		{slack.Builtin, &slack.Connector{Shops: opts.Shops}},
 	} {
 		if err := reg.Define(b.def, b.c); err != nil {
 			// The declarations are this package's own: a bad one is a bug

@@ -7,6 +7,7 @@ package secret
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -32,6 +33,9 @@ var ErrWrongKey = errors.New("sealed with another key")
 type Key struct {
 	aead cipher.AEAD
 	id   [4]byte // identifies the key in what it seals, to tell a wrong key from tampering
+	// derive is the root of the keys Derive makes, apart from the
+	// encryption key itself.
+	derive [32]byte
 }
 
 // NewKey returns a key from 32 bytes of key material.
@@ -50,7 +54,19 @@ func NewKey(material []byte) (*Key, error) {
 	k := &Key{aead: aead}
 	sum := sha256.Sum256(append([]byte("storeflow secret key id\x00"), material...))
 	copy(k.id[:], sum[:])
+	mac := hmac.New(sha256.New, material)
+	mac.Write([]byte("storeflow derive"))
+	copy(k.derive[:], mac.Sum(nil))
 	return k, nil
+}
+
+// Derive returns a key of 32 bytes for one purpose ("unsubscribe links"),
+// so that one secret key serves several uses without any of them
+// revealing another.
+func (k *Key) Derive(purpose string) []byte {
+	mac := hmac.New(sha256.New, k.derive[:])
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil)
 }
 
 // ParseKey reads a key written as base64 (standard or URL alphabet, with

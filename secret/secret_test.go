@@ -78,3 +78,19 @@ func TestLoadPrefersTheEnvironment(t *testing.T) {
 	_, _, err = secret.Load(file)
 	require.ErrorContains(t, err, secret.EnvKey)
 }
+
+func TestDeriveGivesAKeyPerPurpose(t *testing.T) {
+	t.Parallel()
+	_, text, err := secret.GenerateKey()
+	require.NoError(t, err)
+	k1, err := secret.ParseKey(text)
+	require.NoError(t, err)
+	k2, err := secret.ParseKey(text)
+	require.NoError(t, err)
+	require.Len(t, k1.Derive("unsubscribe links"), 32)
+	require.Equal(t, k1.Derive("unsubscribe links"), k2.Derive("unsubscribe links"), "the same key derives the same")
+	require.NotEqual(t, k1.Derive("unsubscribe links"), k1.Derive("other"))
+	other, _, err := secret.GenerateKey()
+	require.NoError(t, err)
+	require.NotEqual(t, k1.Derive("unsubscribe links"), other.Derive("unsubscribe links"))
+}

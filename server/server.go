@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/storeflow/storeflow/connector/email"
 	"github.com/storeflow/storeflow/problem"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/shop"
@@ -40,6 +41,9 @@ type Config struct {
 	// Webhooks receives the shops' webhooks (/webhooks/…) and replays dead
 	// letters (/v1/deadletters).
 	Webhooks *webhook.Receiver
+	// Unsubscribe verifies the one-click unsubscribe links of marketing
+	// mail (/unsubscribe/{token}).
+	Unsubscribe *email.UnsubscribeLinks
 }
 
 // Server serves the API.
@@ -113,6 +117,10 @@ func (s *Server) routes() {
 		m.HandleFunc("GET /v1/deadletters", s.auth(s.listDeadLetters))
 		m.HandleFunc("GET /v1/deadletters/{id}", s.auth(s.getDelivery))
 		m.HandleFunc("POST /v1/deadletters/{id}/replay", s.auth(s.replayDeadLetter))
+	}
+	if s.cfg.Unsubscribe != nil {
+		m.HandleFunc("GET /unsubscribe/{token}", s.unsubscribeForm)
+		m.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, "Not Found", fmt.Sprintf("no API endpoint %s %s; see the README for the API", r.Method, r.URL.Path))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/storeflow/storeflow/connector/email"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/secret"
 	"github.com/storeflow/storeflow/server"
@@ -29,6 +30,9 @@ type api struct {
 	rt  *runtime.Runtime
 }
 
+// unsubscribeKey signs the test server's unsubscribe links.
+var unsubscribeKey = []byte("0123456789abcdef0123456789abcdef")
+
 func newAPI(t *testing.T, tokens ...string) *api {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
 	require.NoError(t, err)
@@ -40,7 +44,9 @@ func newAPI(t *testing.T, tokens ...string) *api {
 	require.NoError(t, err)
 	shops := shop.NewDirectory(st, key)
 	hooks := &webhook.Receiver{Shops: shops, Ingest: rt.Ingest, Deliveries: st}
-	srv := httptest.NewServer(server.New(server.Config{Runtime: rt, Store: st, Tokens: tokens, MaxBody: 4096, Shops: shops, Webhooks: hooks}))
+	links, err := email.NewUnsubscribeLinks("http://127.0.0.1/unsubscribe", unsubscribeKey)
+	require.NoError(t, err)
+	srv := httptest.NewServer(server.New(server.Config{Runtime: rt, Store: st, Tokens: tokens, MaxBody: 4096, Shops: shops, Webhooks: hooks, Unsubscribe: links}))
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/storeflow/storeflow/connector/email"
 	"github.com/storeflow/storeflow/store"
 )
 
@@ -240,4 +241,41 @@ func TestPostedCommerceEventsFollowTheirSchemas(t *testing.T) {
 	require.Contains(t, body["detail"], "commerce.form.submitted", "an unknown commerce type lists the known ones")
 	status, _, _ = a.do("POST", "/v1/events", "application/cloudevents+json", strings.Replace(ok, "commerce.form.submitted", "form.sent", 1))
 	require.Equal(t, http.StatusAccepted, status, "other types are free")
+}
+
+func TestUnsubscribeLinkRecordsConsentOnce(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	// The links customers get point at the server; its own verify them.
+	links, err := email.NewUnsubscribeLinks(a.srv.URL+"/unsubscribe", unsubscribeKey)
+	require.NoError(t, err)
+	link, err := links.URL(email.Unsubscription{Shop: "acme", Recipient: "ada@example.com", Channel: email.ChannelEmail, MessageID: "<m1@acme>"})
+	require.NoError(t, err)
+
+	resp, err := http.Get(link)
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(page), `method="post"`, "opening the link asks first")
+	require.Empty(t, a.events("commerce.consent.changed"), "a scanner opening the link unsubscribes nobody")
+
+	for range 2 {
+		resp, err = http.Post(link, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+		require.NoError(t, err)
+		page, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", page)
+		require.Contains(t, string(page), "You are unsubscribed")
+	}
+	consent := a.events("commerce.consent.changed")
+	require.Len(t, consent, 1, "the same link records once")
+	require.Contains(t, string(consent[0].Envelope), `"state":"unsubscribed"`)
+	require.Contains(t, string(consent[0].Envelope), `"email":"ada@example.com"`)
+	require.Contains(t, string(consent[0].Envelope), `"shop":"acme"`)
+
+	resp, err = http.Post(a.srv.URL+"/unsubscribe/u1.forged", "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "a made-up link unsubscribes nobody")
 }

@@ -8,11 +8,13 @@ package shop
 import (
 	"encoding/json"
 	"fmt"
+	htmltemplate "html/template"
 	"net/mail"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	texttemplate "text/template"
 	"time"
 
 	"github.com/storeflow/storeflow/commerce/generic"
@@ -50,6 +52,10 @@ type Shop struct {
 	Slack    *Slack   `json:"slack,omitempty"`
 	Sending  Sending  `json:"sending"`
 	Segments Segments `json:"segments"`
+	// EmailTemplates are the shop's named email templates (email.send's
+	// `template`): Subject and Text are Go text/template, HTML is
+	// html/template.
+	EmailTemplates map[string]EmailTemplate `json:"emailTemplates,omitempty"`
 	// Secrets are more named secrets for this shop's workflows (an ERP's
 	// API key, say), which they read as $secrets.shops.<id>.<name>.
 	Secrets   map[string]string `json:"secrets,omitempty"`
@@ -118,6 +124,13 @@ type SMS struct {
 // Slack is the incoming webhook messages to the shop's team go to.
 type Slack struct {
 	WebhookURL string `json:"webhookUrl,omitempty"` // secret
+}
+
+// EmailTemplate is a named email of a shop.
+type EmailTemplate struct {
+	Subject string `json:"subject,omitempty"`
+	Text    string `json:"text,omitempty"`
+	HTML    string `json:"html,omitempty"`
 }
 
 // Sending are the rules every message of every workflow of the shop obeys.
@@ -367,6 +380,20 @@ func (s *Shop) Validate() []string {
 	}
 	if s.Segments.LapsedDays < 1 {
 		bad("segments.lapsedDays", "must be 1 or more")
+	}
+	for name, t := range s.EmailTemplates {
+		if strings.TrimSpace(name) == "" {
+			bad("emailTemplates", "a template needs a name")
+		}
+		if t.Text == "" && t.HTML == "" {
+			bad("emailTemplates."+name, "a template needs a text or an HTML body")
+		}
+		if _, err := texttemplate.New("").Parse(t.Subject + t.Text); err != nil {
+			bad("emailTemplates."+name, "%v", err)
+		}
+		if _, err := htmltemplate.New("").Parse(t.HTML); err != nil {
+			bad("emailTemplates."+name, "%v", err)
+		}
 	}
 	for name := range s.Secrets {
 		if !secretName.MatchString(name) {

@@ -51,6 +51,8 @@ func TestValidateNamesEachProblem(t *testing.T) {
 		{"quiet hours", func(s *shop.Shop) { s.Sending.QuietHours = shop.QuietHours{Start: "9pm", End: "08:00"} }, "sending.quietHours:"},
 		{"vip", func(s *shop.Shop) { s.Segments.VIPSpend = "1,000" }, "segments.vipSpend:"},
 		{"secret name", func(s *shop.Shop) { s.Secrets = map[string]string{"erp token": "x"} }, "secrets:"},
+		{"template syntax", func(s *shop.Shop) { s.EmailTemplates = map[string]shop.EmailTemplate{"w": {Text: "Hi {{.name"}} }, "emailTemplates.w:"},
+		{"template body", func(s *shop.Shop) { s.EmailTemplates = map[string]shop.EmailTemplate{"w": {Subject: "Hi"}} }, "emailTemplates.w:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/storeflow/storeflow/catalog"
+	"github.com/storeflow/storeflow/connector/email"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/secret"
 	"github.com/storeflow/storeflow/server"
@@ -50,6 +52,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	leaseTTL := fl.Duration("lease-ttl", 10*time.Second, "how long a node's work slots stay its own without renewal: how long a dead node's work waits for the others")
 	retention := fl.String("retention", envOr("STOREFLOW_RETENTION", "0"), "drop events and instance history older than this, e.g. 720h; 0 keeps them forever (env STOREFLOW_RETENTION)")
 	lifecycle := fl.String("lifecycle-events", envOr("STOREFLOW_LIFECYCLE_EVENTS", "workflow"), "lifecycle CloudEvents to record in the event log: none, workflow or all (task events too) (env STOREFLOW_LIFECYCLE_EVENTS)")
+	publicURL := fl.String("public-url", envOr("STOREFLOW_PUBLIC_URL", ""), "the URL customers and shops reach this storeflow at (https://automation.shop.example), for unsubscribe links in emails; default http://ADDR (env STOREFLOW_PUBLIC_URL)")
 	keyFile := fl.String("secret-key-file", envOr("STOREFLOW_SECRET_KEY_FILE", ""), "file of the key that seals shops' secrets at rest, created (mode 0600) on first start; default DATA-DIR/secret.key; STOREFLOW_SECRET_KEY (base64) takes precedence, and nodes sharing a store need the same key (env STOREFLOW_SECRET_KEY_FILE)")
 	eventSource := fl.String("event-source", envOr("STOREFLOW_EVENT_SOURCE", runtime.DefaultEventSource), "CloudEvents source of the lifecycle events this node records (env STOREFLOW_EVENT_SOURCE)")
 	var tokens listFlag
@@ -104,7 +107,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "storeflow serve: --event-source must not be empty")
 		return 2
 	}
-	cfg := serveConfig{addr: *addr, dataDir: *dataDir, storeURL: *storeURL, workers: *workers, tokens: tokens, node: *node, leaseTTL: *leaseTTL, lifecycle: lc, eventSource: *eventSource, retention: keep, keyFile: *keyFile}
+	cfg := serveConfig{addr: *addr, dataDir: *dataDir, storeURL: *storeURL, workers: *workers, tokens: tokens, node: *node, leaseTTL: *leaseTTL, lifecycle: lc, eventSource: *eventSource, retention: keep, keyFile: *keyFile, publicURL: *publicURL}
 	if err := serve(ctx, cfg, log, stdout); err != nil {
 		log.Error("storeflow stopped", "err", err)
 		return 1
@@ -121,6 +124,7 @@ type serveConfig struct {
 	leaseTTL                time.Duration
 	retention               time.Duration
 	keyFile                 string
+	publicURL               string
 	lifecycle               runtime.Lifecycle
 	eventSource             string
 }
@@ -166,7 +170,22 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		}
 	}
 	shops := shop.NewDirectory(st, key)
-	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL,
+	public := cfg.publicURL
+	if public == "" {
+		public = "http://" + addr
+	}
+	links, err := email.NewUnsubscribeLinks(strings.TrimSuffix(public, "/")+"/unsubscribe", key.Derive("unsubscribe links"))
+	if err != nil {
+		if cfg.publicURL != "" {
+			return fmt.Errorf("--public-url %q: %w", public, err)
+		}
+		// Marketing mail needs a link customers can reach; without one it
+		// is refused with a problem that says so.
+		log.Warn("no unsubscribe links, so marketing email is refused: set --public-url to the https URL customers reach storeflow at", "err", err)
+		links = nil
+	}
+	calls := catalog.Default(catalog.Options{Logger: log, Shops: shops.Get, Unsubscribe: links})
+	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL, Connectors: calls,
 		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource, Retention: cfg.retention,
 		SecretSource: func(ctx context.Context) (map[string]any, error) {
 			m, err := shops.WorkflowSecrets(ctx)
@@ -174,7 +193,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		}})
 	var ready atomic.Bool
 	hooks := &webhook.Receiver{Shops: shops, Ingest: rt.Ingest, Deliveries: st, Logger: log}
-	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load, Shops: shops, Webhooks: hooks})
+	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load, Shops: shops, Webhooks: hooks, Unsubscribe: links})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)

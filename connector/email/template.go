@@ -10,6 +10,9 @@ import (
 	"strings"
 	"sync"
 	texttemplate "text/template"
+
+	"github.com/storeflow/storeflow/connector/shopconfig"
+	"github.com/storeflow/storeflow/store"
 )
 
 // Template is a named message of a shop. Subject and Text are Go
@@ -140,4 +143,30 @@ func run(exec func(io.Writer, any) error, data map[string]any) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// ShopTemplates finds templates in the shops' configurations
+// (shop.Shop.EmailTemplates), then in Fallback (storeflow's own, shared by
+// every shop).
+type ShopTemplates struct {
+	Shops    shopconfig.Func
+	Fallback Templates
+}
+
+// Template implements Templates.
+func (s ShopTemplates) Template(ctx context.Context, shopID, name string) (Template, error) {
+	if s.Shops != nil && shopID != "" {
+		sh, err := s.Shops(ctx, shopID)
+		if err == nil {
+			if t, ok := sh.EmailTemplates[name]; ok {
+				return Template{Subject: t.Subject, Text: t.Text, HTML: t.HTML}, nil
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return Template{}, fmt.Errorf("template %q of shop %q: %w", name, shopID, err)
+		}
+	}
+	if s.Fallback != nil {
+		return s.Fallback.Template(ctx, shopID, name)
+	}
+	return Template{}, fmt.Errorf("template %q of shop %q: %w; add it to the shop's emailTemplates", name, shopID, ErrNoTemplate)
 }
