@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -101,4 +102,30 @@ func ErrorOf(err error) *problem.Problem {
 
 func (req Request) String() string {
 	return fmt.Sprintf("%s (instance %s, task %s, key %s)", req.name(), req.Instance, req.Task, req.IdempotencyKey)
+}
+
+// Deferred is what a connector returns to have a call made later, at
+// Until, rather than now: an SMS held until the shop's quiet hours end, a
+// message over the shop's send rate. It is neither a result nor a failure:
+// the call stays pending and is made again then, with the same
+// idempotency key.
+type Deferred struct {
+	Until  time.Time
+	Reason string
+}
+
+func (d *Deferred) Error() string {
+	return fmt.Sprintf("deferred until %s: %s", d.Until.UTC().Format(time.RFC3339), d.Reason)
+}
+
+// Defer returns the error that defers a call until a time.
+func Defer(until time.Time, reason string) error { return &Deferred{Until: until, Reason: reason} }
+
+// DeferredUntil reports whether err defers the call, and until when.
+func DeferredUntil(err error) (*Deferred, bool) {
+	var d *Deferred
+	if errors.As(err, &d) {
+		return d, true
+	}
+	return nil, false
 }

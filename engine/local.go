@@ -197,7 +197,23 @@ func (l *Local) perform(ctx context.Context, in *Instance, eff Effect) (any, err
 	if l.Connectors == nil {
 		return nil, notSupported(fmt.Sprintf("%s: no connectors are configured", eff.Call.Kind))
 	}
-	return l.Connectors.Call(ctx, eff.Request(in.ID, l.Engine.Clock.Now()))
+	for {
+		out, err := l.Connectors.Call(ctx, eff.Request(in.ID, l.Engine.Clock.Now()))
+		d, deferred := connector.DeferredUntil(err)
+		if !deferred {
+			return out, err
+		}
+		// Called again when the connector said, with time jumping there
+		// under a virtual clock; a time gone by waits a second, so that a
+		// connector deferring to the past cannot spin.
+		until := d.Until
+		if now := l.Engine.Clock.Now(); !until.After(now) {
+			until = now.Add(time.Second)
+		}
+		if err := l.sleepUntil(ctx, until); err != nil {
+			return nil, err
+		}
+	}
 }
 
 func (l *Local) sleepUntil(ctx context.Context, due time.Time) error {

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -184,4 +186,35 @@ func TestEvaluatedArgumentsAreCheckedBeforeTheCall(t *testing.T) {
 	require.Contains(t, p.Detail, "level")
 	require.Equal(t, "/do/0/note", p.Instance)
 	require.Empty(t, rec.Calls(), "a call with bad arguments is not made")
+}
+
+func TestADeferredCallIsMadeAgainLaterWithTheSameKey(t *testing.T) {
+	t.Parallel()
+	rec := recording.New()
+	var calls atomic.Int32
+	rec.Handle("log", func(_ context.Context, req connector.Request) (any, error) {
+		if calls.Add(1) == 1 {
+			return nil, connector.Defer(req.At.Add(time.Hour), "quiet hours")
+		}
+		return map[string]any{"sent": true}, nil
+	})
+	h := newHarnessWith(t, func(o *runtime.Options) { o.Connectors = rec.Twin(catalog.Default(catalog.Options{})) })
+	h.put(logFlow)
+	id, err := h.rt.Start(context.Background(), engine.WorkflowRef{Namespace: "shop", Name: "logs"}, map[string]any{"cart": "c-1"})
+	require.NoError(t, err)
+	h.eventually("the first call is deferred", func() bool { return calls.Load() == 1 })
+	require.Equal(t, engine.StatusWaiting, h.state(id).Status, "a deferred call is no result and no failure")
+	h.vc.Advance(59 * time.Minute)
+	time.Sleep(50 * time.Millisecond)
+	require.Equal(t, int32(1), calls.Load(), "not before its time")
+	h.eventually("the call is made again an hour later", func() bool {
+		h.vc.Advance(time.Minute)
+		return calls.Load() >= 2
+	})
+	h.eventually("the instance completes", func() bool { return h.state(id).Status == engine.StatusCompleted })
+	got := rec.Calls("log")
+	require.GreaterOrEqual(t, len(got), 3)
+	require.Equal(t, got[0].IdempotencyKey, got[1].IdempotencyKey, "the repeat keeps its key")
+	require.Equal(t, got[0].Attempt, got[1].Attempt, "a deferral is no failed attempt")
+	require.False(t, got[1].At.Before(epoch.Add(time.Hour)), "made again at %s, not before its time", got[1].At)
 }

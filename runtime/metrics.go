@@ -14,10 +14,11 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
 	metricSlots       = prometheus.NewGauge(prometheus.GaugeOpts{Name: "storeflow_work_slots_held", Help: "Work slots this node holds a lease on."})
 	metricOutbox      = prometheus.NewGauge(prometheus.GaugeOpts{Name: "storeflow_outbox_backlog", Help: "Outbox items due and not yet performed at the last scan."})
+	metricDeferred    = prometheus.NewCounter(prometheus.CounterOpts{Name: "storeflow_calls_deferred_total", Help: "Calls a connector deferred to later (quiet hours, send rates)."})
 	metricCommitBatch = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "storeflow_commit_batch_size", Help: "Transitions per group commit.",
 		Buckets: prometheus.ExponentialBuckets(1, 2, 10)})
 )
 
 func init() {
-	prometheus.MustRegister(metricEventsIn, metricStarted, metricEnded, metricStep, metricTimerLag, metricOutbox, metricCommitBatch, metricSlots)
+	prometheus.MustRegister(metricEventsIn, metricStarted, metricEnded, metricStep, metricTimerLag, metricOutbox, metricDeferred, metricCommitBatch, metricSlots)
 }

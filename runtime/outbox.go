@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/storeflow/storeflow/connector"
 	"github.com/storeflow/storeflow/engine"
 	"github.com/storeflow/storeflow/problem"
 	"github.com/storeflow/storeflow/store"
@@ -139,6 +140,16 @@ func (r *Runtime) perform(ctx context.Context, o store.OutboxItem) error {
 			// The item stays and is performed again, with the same key,
 			// after the restart.
 			return ctx.Err()
+		}
+		if d, ok := connector.DeferredUntil(err); ok {
+			// Not now (quiet hours, a send rate): the call stays pending and
+			// is made again then, with the same key. It is no failed attempt.
+			r.log.Info("call deferred", "instance", o.InstanceID, "task", eff.Task, "until", d.Until, "reason", d.Reason)
+			metricDeferred.Inc()
+			if err := r.st.RescheduleOutbox(ctx, o.ID, o.Attempts, d.Until); err != nil {
+				return fmt.Errorf("defer call %s: %w", o.ID, err)
+			}
+			return nil
 		}
 		c := engine.Completion{Effect: eff.ID, Output: out}
 		if err != nil {

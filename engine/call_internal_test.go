@@ -1,10 +1,14 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/storeflow/storeflow/clock"
+	"github.com/storeflow/storeflow/connector"
+	"github.com/storeflow/storeflow/dsl"
 	"github.com/stretchr/testify/require"
 )
 
@@ -41,4 +45,30 @@ func TestCallsOfOutboxRowsBeforeTheConnectorSeamStillDecode(t *testing.T) {
 	req := e.Request("i", time.Time{})
 	require.Equal(t, "i/3", req.IdempotencyKey)
 	require.Equal(t, "/do/0/remind", req.Task)
+}
+
+func TestTheLocalRunnerWaitsOutADeferredCall(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 4, 22, 0, 0, 0, time.UTC)
+	vc := clock.NewVirtual(start)
+	var at []time.Time
+	calls := connector.Func(func(_ context.Context, req connector.Request) (any, error) {
+		at = append(at, req.At)
+		if len(at) == 1 {
+			return nil, connector.Defer(start.Add(10*time.Hour), "quiet hours")
+		}
+		if len(at) == 2 {
+			return nil, connector.Defer(start, "a time gone by")
+		}
+		return "sent", nil
+	})
+	reg := connector.NewRegistry()
+	reg.Handle(connector.KindHTTP, calls)
+	wf, err := dsl.Load("t.yaml", []byte("document: {dsl: '1.0.3', namespace: t, name: t, version: '1.0.0'}\ndo:\n  - send:\n      call: http\n      with: {method: post, endpoint: 'https://sms.example/send'}\n"))
+	require.NoError(t, err)
+	l := &Local{Engine: New(vc), Connectors: reg, Virtual: vc}
+	res, err := l.Run(context.Background(), wf, nil)
+	require.NoError(t, err)
+	require.Equal(t, "sent", res.Instance.Output)
+	require.Equal(t, []time.Time{start, start.Add(10 * time.Hour), start.Add(10*time.Hour + time.Second)}, at)
 }
