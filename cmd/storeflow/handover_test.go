@@ -50,11 +50,11 @@ func TestServeHandsSlotsOver(t *testing.T) {
 		return time.Since(since)
 	}
 
-	a := startServe(t, bin, freeAddr(t), "--store", url, "--node", "a")
+	a := startServe(t, bin, freeAddr(t), "--store", url, "--node", "a", "--data-dir", t.TempDir())
 	defer a.kill()
 	waitFor("a", store.Slots, time.Now(), a.out.String)
 	joined := time.Now()
-	b := startServe(t, bin, freeAddr(t), "--store", url, "--node", "b")
+	b := startServe(t, bin, freeAddr(t), "--store", url, "--node", "b", "--data-dir", t.TempDir())
 	defer b.kill()
 	logs := func() string { return fmt.Sprintf("--- a\n%s--- b\n%s", a.out, b.out) }
 	ready := time.Since(joined)
