@@ -1,12 +1,12 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,15 +95,27 @@ func (l *leases) list() []int {
 	return out
 }
 
-// drain marks the slots above share for handing back, and returns the
-// draining slots that have had since before cutoff to finish their work.
-func (l *leases) drain(share int, cutoff time.Time) []int {
+// drain marks the slots above share for handing back; ls are the leases
+// the claim returned. When the node is no longer above its share (nodes
+// left meanwhile) it keeps the slots it was draining; their events and
+// timers were passed over meanwhile, so they count as gained again
+// (resumed).
+func (l *leases) drain(share int, ls []store.Lease) (resumed bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.slots) <= share {
-		// Nodes left meanwhile: keep what is still held.
-		clear(l.draining)
-		return nil
+		if len(l.draining) > 0 {
+			low := int64(-1)
+			for _, x := range ls {
+				if _, ok := l.draining[x.Slot]; ok && (low < 0 || x.Cursor < low) {
+					low = x.Cursor
+				}
+			}
+			clear(l.draining)
+			l.markGained(low)
+			return true
+		}
+		return false
 	}
 	if excess := len(l.slots) - share - len(l.draining); excess > 0 {
 		var active []store.Lease
@@ -117,25 +129,39 @@ func (l *leases) drain(share int, cutoff time.Time) []int {
 			l.draining[x.Slot] = time.Now()
 		}
 	}
-	var done []int
-	for s, since := range l.draining {
-		if since.Before(cutoff) {
-			done = append(done, s)
-		}
-	}
-	sort.Ints(done)
-	return done
+	return false
 }
 
-// released forgets slots given back.
-func (l *leases) released(slots []int) {
+// drainingSlots returns the slots being handed back.
+func (l *leases) drainingSlots() []int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return slices.Sorted(maps.Keys(l.draining))
+}
+
+// isDraining reports whether the slot is being handed back.
+func (l *leases) isDraining(slot int) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	_, ok := l.draining[slot]
+	return ok
+}
+
+// released forgets slots given back, and returns the longest any of them
+// drained.
+func (l *leases) released(slots []int) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var longest time.Duration
 	for _, s := range slots {
+		if since, ok := l.draining[s]; ok {
+			longest = max(longest, time.Since(since))
+		}
 		delete(l.held, s)
 		delete(l.draining, s)
 	}
 	l.slots = slices.Sorted(maps.Keys(l.held))
+	return longest
 }
 
 func (l *leases) snapshot() map[int]int64 {
@@ -174,21 +200,30 @@ func (l *leases) update(ls []store.Lease, until time.Time) (gained, lost []int) 
 	l.slots = slices.Sorted(maps.Keys(next))
 	l.validUntil = until
 	if len(gained) > 0 {
-		for {
-			cur := l.rewind.Load()
-			if cur >= 0 && cur <= low || l.rewind.CompareAndSwap(cur, low) {
-				break
-			}
-		}
-		l.gained.Store(true)
+		l.markGained(low)
 	}
 	return gained, lost
 }
 
-// claim renews and takes this node's share of the slots.
-func (r *Runtime) claimSlots(ctx context.Context) error {
+// markGained has timers and the outbox read again for the slots held, and
+// the matcher rewound to low (the lowest cursor of the slots gained).
+func (l *leases) markGained(low int64) {
+	for {
+		cur := l.rewind.Load()
+		if cur >= 0 && cur <= low || l.rewind.CompareAndSwap(cur, low) {
+			break
+		}
+	}
+	l.gained.Store(true)
+}
+
+// claimSlots renews the leases, takes this node's share of the slots, and
+// starts handing back what is above it. short reports that the node is
+// below its share while slots are free: the store skipped some that
+// commits in flight (the giver's last ones) had locked, so it should claim
+// again soon rather than at the next renewal.
+func (r *Runtime) claimSlots(ctx context.Context) (short bool, err error) {
 	var g store.Grant
-	var err error
 	var began time.Time
 	// A connection that broke (the database restarted, a backend was
 	// terminated) fails one attempt; the pool gives a fresh one to the
@@ -201,53 +236,87 @@ func (r *Runtime) claimSlots(ctx context.Context) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if err != nil {
-		return fmt.Errorf("claim work slots: %w", err)
+		return false, fmt.Errorf("claim work slots: %w", err)
 	}
 	ls := g.Leases
 	// The leases run from when the store granted them; counting from
 	// before the request keeps this node on the safe side of that.
 	gained, lost := r.leases.update(ls, began.Add(r.opts.LeaseTTL*9/10))
-	// Slots above the fair share (a node joined) are handed back once the
-	// work in flight on them has had a renewal period to commit, so that
-	// the taker does not repeat calls this node is still making.
-	if done := r.leases.drain(g.Share, time.Now().Add(-r.opts.LeaseTTL/3)); len(done) > 0 {
-		if busy := r.dispatchingIn(done); len(busy) == 0 {
-			if err := r.st.ReleaseSlots(ctx, r.opts.Node, done); err != nil {
-				return fmt.Errorf("hand back work slots: %w", err)
-			}
-			r.leases.released(done)
-			r.log.Info("handed work slots back", "node", r.opts.Node, "slots", len(done))
-		}
-	}
+	// Slots above the fair share (a node joined) take no new work from
+	// now on, and go back as soon as no call is being made in them.
+	resumed := r.leases.drain(g.Share, ls)
 	metricSlots.Set(float64(len(ls)))
 	if len(gained) > 0 || len(lost) > 0 {
 		r.log.Info("work slots changed", "node", r.opts.Node, "held", len(ls), "gained", len(gained), "lost", len(lost))
 	}
-	if len(gained) > 0 {
+	if len(gained) > 0 || resumed {
 		if err := r.learnListens(ctx); err != nil {
-			return err
+			return false, err
 		}
 		signal(r.wakeMatcher)
 		signal(r.wakeOutbox)
 		signal(r.timers.wake)
 	}
+	return len(ls) < g.Share && g.Free > 0, r.handBack(ctx)
+}
+
+// handBack gives back the draining slots in which no call is being made,
+// so that the taker does not repeat a call this node is still making;
+// the others follow as their calls end (release signals wakeHandBack).
+// Transitions still queued for them do not hold them up: they commit if
+// they come before the taker's claim, and are fenced out after it, when
+// the taker redoes that work from the store (timers, outbox rows, the
+// slot's event cursor).
+func (r *Runtime) handBack(ctx context.Context) error {
+	draining := r.leases.drainingSlots()
+	if len(draining) == 0 {
+		return nil
+	}
+	busy := r.dispatchingIn(draining)
+	idle := slices.DeleteFunc(draining, func(s int) bool { return slices.Contains(busy, s) })
+	if len(idle) == 0 {
+		return nil
+	}
+	if err := r.st.ReleaseSlots(ctx, r.opts.Node, idle); err != nil {
+		return fmt.Errorf("hand back work slots: %w", err)
+	}
+	drained := r.leases.released(idle)
+	r.log.Info("handed work slots back", "node", r.opts.Node, "slots", len(idle), "still_busy", len(busy), "drained_for", drained)
 	return nil
 }
 
 // leaseLoop renews the leases well before they expire, and takes or gives
-// back slots as nodes come and go.
+// back slots as nodes come and go: at once when the store tells of it
+// (wakeLeases), otherwise at the next renewal.
 func (r *Runtime) leaseLoop(ctx context.Context) {
 	_, shared := r.st.(store.Notifier)
 	reloaded := time.Now()
+	period := r.opts.LeaseTTL / 3
+	renew := time.NewTimer(period)
+	defer renew.Stop()
+	var retry time.Duration // backs off while short of free slots
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(r.opts.LeaseTTL / 3):
+		case <-r.wakeHandBack:
+			if err := r.handBack(ctx); err != nil && ctx.Err() == nil {
+				r.log.Error("hand back work slots; retrying at the next renewal", "node", r.opts.Node, "err", err)
+			}
+			continue
+		case <-r.wakeLeases:
+		case <-renew.C:
 		}
-		if err := r.claimSlots(ctx); err != nil && ctx.Err() == nil {
+		short, err := r.claimSlots(ctx)
+		if err != nil && ctx.Err() == nil {
 			r.log.Error("renew work slots; retrying", "node", r.opts.Node, "err", err)
 		}
+		// Slots are locked only while the giver's last commits on them
+		// finish: try again soon, but not in a tight loop.
+		if retry = min(max(2*retry, 10*time.Millisecond), 100*time.Millisecond, period); !short {
+			retry = 0
+		}
+		renew.Reset(cmp.Or(retry, period))
 		// Notifications tell of other nodes' workflow changes at once; a
 		// reload now and then covers one that was lost.
 		if shared && time.Since(reloaded) > 30*time.Second {

@@ -49,10 +49,14 @@ func (r *Runtime) outboxLoop(ctx context.Context) {
 	}
 }
 
+// claim marks an item in flight unless it is already, or its slot is not
+// this node's (any more). Ownership is checked under the lock handBack
+// reads in-flight calls under: once a slot drains no call starts in it, so
+// a slot handBack finds idle stays idle.
 func (r *Runtime) claim(o store.OutboxItem) bool {
 	r.inflightMu.Lock()
 	defer r.inflightMu.Unlock()
-	if _, busy := r.inflight[o.ID]; busy {
+	if _, busy := r.inflight[o.ID]; busy || !r.leases.owns(o.InstanceID) {
 		return false
 	}
 	r.inflight[o.ID] = o.InstanceID
@@ -82,8 +86,12 @@ func (r *Runtime) dispatchingIn(slots []int) []int {
 
 func (r *Runtime) release(id string) {
 	r.inflightMu.Lock()
+	instance := r.inflight[id]
 	delete(r.inflight, id)
 	r.inflightMu.Unlock()
+	if r.leases.isDraining(store.SlotOf(instance)) {
+		signal(r.wakeHandBack) // its slot may be free to go now
+	}
 }
 
 func (r *Runtime) dispatch(ctx context.Context, o store.OutboxItem) {

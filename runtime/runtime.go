@@ -71,6 +71,10 @@ type Observation struct {
 	Started, Ended bool
 	Completion     string
 	CommittedAt    time.Time
+
+	// TimerDue is when the timer this transition fired was due (zero when
+	// it fired none): CommittedAt less TimerDue is how late it fired.
+	TimerDue time.Time
 }
 
 // Runtime runs instances durably.
@@ -92,6 +96,11 @@ type Runtime struct {
 	leases      *leases
 	opening     openings
 	untils      untils
+
+	// wakeLeases has the lease loop claim now (slots changed hands, a node
+	// joined); wakeHandBack has it give back draining slots whose last
+	// call ended.
+	wakeLeases, wakeHandBack chan struct{}
 
 	inflightMu sync.Mutex
 	inflight   map[string]string // outbox item → its instance
@@ -163,6 +172,8 @@ func New(opts Options) *Runtime {
 		inflight:    map[string]string{},
 		stopped:     make(chan struct{}),
 		ready:       make(chan struct{}),
+
+		wakeLeases: make(chan struct{}, 1), wakeHandBack: make(chan struct{}, 1),
 	}
 	r.idlePoll = 500 * time.Millisecond
 	if _, ok := opts.Store.(store.Notifier); ok {
@@ -186,7 +197,10 @@ func (r *Runtime) Engine() *engine.Engine { return r.eng }
 func (r *Runtime) Run(ctx context.Context) error {
 	err := r.defs.reload(ctx)
 	if err == nil {
-		err = r.claimSlots(ctx)
+		var short bool
+		if short, err = r.claimSlots(ctx); short {
+			signal(r.wakeLeases)
+		}
 	}
 	close(r.ready)
 	if err != nil {
@@ -212,6 +226,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		go func() { defer loopsWG.Done(); loop(ctx) }()
 	}
 	<-ctx.Done()
+	stopping := time.Now()
 	loopsWG.Wait()
 	r.dispatching.Wait()
 	// Let queued work finish: everything still queued is re-derivable from
@@ -227,6 +242,8 @@ func (r *Runtime) Run(ctx context.Context) error {
 	// expire.
 	if err := r.st.ReleaseSlots(context.WithoutCancel(ctx), r.opts.Node, nil); err != nil {
 		r.log.Error("release work slots", "err", err)
+	} else {
+		r.log.Info("gave every work slot back", "node", r.opts.Node, "stopping_took", time.Since(stopping))
 	}
 	close(r.stopped)
 	return nil

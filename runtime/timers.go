@@ -84,6 +84,15 @@ func (q *timerQueue) retry(e timerEntry, due time.Time) {
 	signal(q.wake)
 }
 
+// unfire forgets that a timer was popped, when it did not fire here after
+// all (its slot moved): should this node hold the slot again, the timer is
+// read again from the store.
+func (q *timerQueue) unfire(id string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.fired, id)
+}
+
 func (q *timerQueue) remove(id string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -160,12 +169,17 @@ func (r *Runtime) timerLoop(ctx context.Context) {
 		due, next := r.timers.due(now)
 		for _, t := range due {
 			if !r.leases.owns(t.instance) {
-				continue // its slot moved: the new holder fires it
+				r.timers.unfire(t.id) // its slot moved: the new holder fires it
+				continue
 			}
 			metricTimerLag.Observe(now.Sub(t.due).Seconds())
-			it := &item{kind: itemComplete, id: t.instance, completion: engine.Completion{Effect: t.id}, deleteTimer: t.id}
+			it := &item{kind: itemComplete, id: t.instance, completion: engine.Completion{Effect: t.id}, deleteTimer: t.id, timerDue: t.due}
 			it.done = func(err error) {
-				if err != nil && !isMoved(err) && !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+				switch {
+				case err == nil, errors.Is(err, store.ErrNotFound), ctx.Err() != nil:
+				case isMoved(err):
+					r.timers.unfire(t.id)
+				default:
 					r.timers.retry(t, r.clk.Now().Add(time.Second))
 				}
 			}

@@ -32,6 +32,7 @@ type item struct {
 	// from; it is deleted in the same commit.
 	deleteTimer  string
 	deleteOutbox string
+	timerDue     time.Time // when the timer deleteTimer names was due
 	reason       string
 	done         func(error)
 }
@@ -194,7 +195,7 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 	}
 	if r.opts.Observe != nil {
 		r.opts.Observe(Observation{Instance: in.ID, Status: in.Status, StartedAt: in.StartedAt, Input: in.Input,
-			Started: it.kind == itemStart, Ended: ended, Completion: it.completion.Effect, CommittedAt: time.Now()})
+			Started: it.kind == itemStart, Ended: ended, Completion: it.completion.Effect, TimerDue: it.timerDue, CommittedAt: time.Now()})
 	}
 	r.afterCommit(ctx, wf, in, tr)
 	if len(change.Emit) > 0 {

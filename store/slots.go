@@ -54,6 +54,10 @@ type Grant struct {
 	Leases []Lease
 	// Share is the node's fair share of the slots among the live nodes.
 	Share int
+	// Free is how many slots were left free (or expired) after the claim.
+	// A node below its share while some are free should claim again soon:
+	// PostgreSQL skips slots that commits in flight have locked.
+	Free int
 }
 
 // FairShare is how many slots each of live nodes should hold.

@@ -90,6 +90,19 @@ func TestNotifications(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.TopicWorkflows, next("workflow change"), "the other schema's event is not heard here")
 
+	// A node joining and slots given back are told at once; a renewal is not.
+	g, err := b.ClaimSlots(ctx, store.Claim{Node: "n1", TTL: time.Minute})
+	require.NoError(t, err)
+	require.Equal(t, store.TopicSlots, next("a node joined"))
+	held := map[int]int64{}
+	for _, l := range g.Leases {
+		held[l.Slot] = l.Fence
+	}
+	_, err = b.ClaimSlots(ctx, store.Claim{Node: "n1", Held: held, TTL: time.Minute})
+	require.NoError(t, err)
+	require.NoError(t, b.ReleaseSlots(ctx, "n1", []int{0}))
+	require.Equal(t, store.TopicSlots, next("slots given back"), "the renewal before told nothing")
+
 	// A terminated connection is replaced, and the node told to resync.
 	var killed int
 	require.NoError(t, b.Pool().QueryRow(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity

@@ -44,32 +44,42 @@ func (s *Store) ClaimSlots(ctx context.Context, c store.Claim) (store.Grant, err
 	if c.Node == "" || c.TTL <= 0 {
 		return store.Grant{}, fmt.Errorf("claim slots: a node name and a positive TTL are required")
 	}
-	ls, share, err := s.claim(ctx, c)
-	return store.Grant{Leases: ls, Share: share}, err
+	return s.claim(ctx, c)
 }
 
-func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, error) {
+func (s *Store) claim(ctx context.Context, c store.Claim) (store.Grant, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, 0, err
+		return store.Grant{}, err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 	var now int64
 	if err := tx.QueryRow(ctx, dbNow).Scan(&now); err != nil {
-		return nil, 0, err
+		return store.Grant{}, err
 	}
 	expires := now + c.TTL.Nanoseconds()
-	if _, err := tx.Exec(ctx, `INSERT INTO nodes (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`, c.Node, expires); err != nil {
-		return nil, 0, fmt.Errorf("node heartbeat: %w", err)
+	// A node joins with its first heartbeat, or its first since the last
+	// expired: the others are told at once (on commit), so that they hand
+	// back what is above their new share without waiting for a renewal.
+	var joined bool
+	if err := tx.QueryRow(ctx, `WITH prev AS (SELECT expires_at FROM nodes WHERE id = $1)
+		INSERT INTO nodes (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at
+		RETURNING COALESCE((SELECT expires_at FROM prev), 0) <= $3`, c.Node, expires, now).Scan(&joined); err != nil {
+		return store.Grant{}, fmt.Errorf("node heartbeat: %w", err)
+	}
+	if joined {
+		if err := s.notify(ctx, tx, store.TopicSlots); err != nil {
+			return store.Grant{}, err
+		}
 	}
 	var live int
 	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM nodes WHERE expires_at > $1`, now).Scan(&live); err != nil {
-		return nil, 0, err
+		return store.Grant{}, err
 	}
 	owned, err := leases(ctx, tx, `SELECT s.slot, s.fence, c.cursor FROM slots s JOIN slot_cursors c ON c.slot = s.slot
 		WHERE s.owner = $1 ORDER BY s.slot FOR UPDATE OF s`, c.Node)
 	if err != nil {
-		return nil, 0, err
+		return store.Grant{}, err
 	}
 	// Stale slots are let go here and taken again below, first of all,
 	// under new fences. stale is never nil: NULL arrays make ANY() NULL.
@@ -77,7 +87,7 @@ func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, e
 	want := store.FairShare(live)
 	if len(stale) > 0 {
 		if _, err := tx.Exec(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE slot = ANY($1) AND owner = $2`, stale, c.Node); err != nil {
-			return nil, 0, err
+			return store.Grant{}, err
 		}
 	}
 	kept := []int{}
@@ -85,7 +95,7 @@ func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, e
 		kept = append(kept, l.Slot)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE slots SET expires_at = $1 WHERE slot = ANY($2)`, expires, kept); err != nil {
-		return nil, 0, err
+		return store.Grant{}, err
 	}
 	out := keep
 	if need := want - len(keep); need > 0 {
@@ -97,14 +107,18 @@ func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, e
 				ORDER BY slot = ANY($5) DESC, slot LIMIT $6 FOR UPDATE SKIP LOCKED)
 			RETURNING s.slot, s.fence, c.cursor`, c.Node, expires, now, kept, stale, need)
 		if err != nil {
-			return nil, 0, err
+			return store.Grant{}, err
 		}
 		out = append(out, taken...)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, 0, fmt.Errorf("claim slots: %w", err)
+	var free int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM slots WHERE owner = '' OR expires_at <= $1`, now).Scan(&free); err != nil {
+		return store.Grant{}, err
 	}
-	return out, want, nil
+	if err := tx.Commit(ctx); err != nil {
+		return store.Grant{}, fmt.Errorf("claim slots: %w", err)
+	}
+	return store.Grant{Leases: out, Share: want, Free: free}, nil
 }
 
 func leases(ctx context.Context, q querier, query string, args ...any) ([]store.Lease, error) {
@@ -118,7 +132,7 @@ func leases(ctx context.Context, q querier, query string, args ...any) ([]store.
 	})
 }
 
-// ReleaseSlots gives leases back.
+// ReleaseSlots gives leases back, and tells the other nodes.
 func (s *Store) ReleaseSlots(ctx context.Context, node string, slots []int) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -133,6 +147,10 @@ func (s *Store) ReleaseSlots(ctx context.Context, node string, slots []int) erro
 		if _, err := tx.Exec(ctx, `DELETE FROM nodes WHERE id = $1`, node); err != nil {
 			return fmt.Errorf("release slots: %w", err)
 		}
+	}
+	// The others claim the free slots as soon as this commits.
+	if err := s.notify(ctx, tx, store.TopicSlots); err != nil {
+		return err
 	}
 	return tx.Commit(ctx)
 }

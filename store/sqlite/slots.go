@@ -46,28 +46,27 @@ func (s *Store) ClaimSlots(ctx context.Context, c store.Claim) (store.Grant, err
 	if c.Node == "" || c.TTL <= 0 {
 		return store.Grant{}, fmt.Errorf("claim slots: a node name and a positive TTL are required")
 	}
-	ls, share, err := s.claim(ctx, c)
-	return store.Grant{Leases: ls, Share: share}, err
+	return s.claim(ctx, c)
 }
 
-func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, error) {
+func (s *Store) claim(ctx context.Context, c store.Claim) (store.Grant, error) {
 	tx, err := s.w.begin(ctx)
 	if err != nil {
-		return nil, 0, err
+		return store.Grant{}, err
 	}
 	defer tx.rollback()
 	now := time.Now().UnixNano()
 	expires := now + c.TTL.Nanoseconds()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`, c.Node, expires); err != nil {
-		return nil, 0, fmt.Errorf("node heartbeat: %w", err)
+		return store.Grant{}, fmt.Errorf("node heartbeat: %w", err)
 	}
 	var live int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM nodes WHERE expires_at > ?`, now).Scan(&live); err != nil {
-		return nil, 0, err
+		return store.Grant{}, err
 	}
 	owned, err := querySlots(ctx, tx, `SELECT s.slot, s.fence, c.cursor FROM slots s JOIN slot_cursors c ON c.slot = s.slot WHERE s.owner = ?`, c.Node)
 	if err != nil {
-		return nil, 0, err
+		return store.Grant{}, err
 	}
 	// Stale slots (see store.SplitHeld) are taken again first, under new
 	// fences, or let go below.
@@ -75,7 +74,7 @@ func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, e
 	share := store.FairShare(live)
 	for _, l := range keep {
 		if _, err := tx.ExecContext(ctx, `UPDATE slots SET expires_at = ? WHERE slot = ?`, expires, l.Slot); err != nil {
-			return nil, 0, err
+			return store.Grant{}, err
 		}
 	}
 	need := share - len(keep)
@@ -85,7 +84,7 @@ func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, e
 			WHERE s.owner = ? OR s.owner = '' OR s.expires_at <= ? ORDER BY s.owner = ? DESC, s.slot LIMIT ?`,
 			c.Node, now, c.Node, need+len(owned))
 		if err != nil {
-			return nil, 0, err
+			return store.Grant{}, err
 		}
 		for _, l := range free {
 			if need == 0 {
@@ -96,7 +95,7 @@ func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, e
 			}
 			l.Fence++
 			if _, err := tx.ExecContext(ctx, `UPDATE slots SET owner = ?, fence = ?, expires_at = ? WHERE slot = ?`, c.Node, l.Fence, expires, l.Slot); err != nil {
-				return nil, 0, err
+				return store.Grant{}, err
 			}
 			out = append(out, l)
 			need--
@@ -106,14 +105,18 @@ func (s *Store) claim(ctx context.Context, c store.Claim) ([]store.Lease, int, e
 	for _, slot := range stale {
 		if !containsSlot(out, slot) {
 			if _, err := tx.ExecContext(ctx, `UPDATE slots SET owner = '', expires_at = 0 WHERE slot = ? AND owner = ?`, slot, c.Node); err != nil {
-				return nil, 0, err
+				return store.Grant{}, err
 			}
 		}
 	}
-	if err := tx.commit(ctx); err != nil {
-		return nil, 0, fmt.Errorf("claim slots: %w", err)
+	var free int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM slots WHERE owner = '' OR expires_at <= ?`, now).Scan(&free); err != nil {
+		return store.Grant{}, err
 	}
-	return out, share, nil
+	if err := tx.commit(ctx); err != nil {
+		return store.Grant{}, fmt.Errorf("claim slots: %w", err)
+	}
+	return store.Grant{Leases: out, Share: share, Free: free}, nil
 }
 
 func containsSlot(ls []store.Lease, slot int) bool {

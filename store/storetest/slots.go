@@ -59,8 +59,16 @@ func testLeases(t *testing.T, s store.Store) {
 	keep, excess := store.Rebalance(a, share)
 	require.NoError(t, s.ReleaseSlots(ctx, "a", slotsOf(excess)))
 	a = keep
-	b, _ = claim(t, s, "b", b, ttl)
+	// A claim tells how many slots are left free for others to take.
+	g, err := s.ClaimSlots(ctx, store.Claim{Node: "a", Held: heldMap(a), TTL: ttl})
+	require.NoError(t, err)
+	require.Equal(t, heldMap(a), heldMap(g.Leases), "a at its share takes no more")
+	require.Equal(t, store.Slots/2, g.Free)
+	g, err = s.ClaimSlots(ctx, store.Claim{Node: "b", Held: heldMap(b), TTL: ttl})
+	require.NoError(t, err)
+	b = g.Leases
 	require.Len(t, b, store.Slots/2)
+	require.Zero(t, g.Free, "b took every free slot")
 	require.Empty(t, intersect(slotsOf(a), slotsOf(b)), "no slot has two holders")
 
 	// Renewal keeps fences; a change names the fence of its slot's lease.
