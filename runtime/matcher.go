@@ -48,21 +48,20 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 			pos = rw
 			r.matched.Store(pos)
 		}
-		var events []store.Event
+		var batch store.Batch
 		var err error
-		var head int64 // the log's end before the read
 		if pos >= 0 {
 			// Only the types something may want are read: most of a busy log
 			// (lifecycle events, say) concerns nobody, and reading it whole
 			// had the matcher fall behind. A listen that opens later looks
-			// back for its types itself.
-			if head, err = r.st.LastEventSeq(ctx); err == nil {
-				events, err = r.st.ReadEventsOfTypes(ctx, pos, r.wantedTypes(), 512)
-			}
+			// back for its types itself. Event-log followers step through
+			// the log the same way.
+			batch, err = store.ReadBatch(ctx, r.st, pos, r.wantedTypes(), 512)
 			if err != nil && ctx.Err() == nil {
 				r.log.Error("read events", "err", err)
 			}
 		}
+		events := batch.Events
 		if len(events) > 0 {
 			var wg sync.WaitGroup
 			var failed atomic.Bool
@@ -91,11 +90,7 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 				r.log.Error("giving up on event deliveries that keep failing; see the errors above", "from_seq", events[0].Seq, "to_seq", events[len(events)-1].Seq)
 			}
 			retries = 0
-			pos = events[len(events)-1].Seq
-			if len(events) < 512 {
-				// Every wanted event up to head was in this read.
-				pos = max(pos, head)
-			}
+			pos = batch.Next
 			r.matched.Store(pos)
 			// Saving the position costs a disk flush; doing it at most a few
 			// times a second keeps it off the path of every event. A crash
@@ -106,9 +101,9 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 			}
 			continue
 		}
-		if err == nil && pos >= 0 && head > pos {
+		if err == nil && pos >= 0 && batch.Next > pos {
 			// Nothing wanted up to the log's end: pass over the rest.
-			pos = head
+			pos = batch.Next
 			r.matched.Store(pos)
 		}
 		if pos != savedPos && pos >= 0 {

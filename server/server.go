@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/storeflow/storeflow/connector/email"
+	"github.com/storeflow/storeflow/follower"
 	"github.com/storeflow/storeflow/problem"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/shop"
@@ -44,6 +45,9 @@ type Config struct {
 	// Unsubscribe verifies the one-click unsubscribe links of marketing
 	// mail (/unsubscribe/{token}).
 	Unsubscribe *email.UnsubscribeLinks
+	// Followers runs the event-log followers (/v1/followers) whose
+	// projections the API reads (/v1/analytics/…).
+	Followers *follower.Runner
 }
 
 // Server serves the API.
@@ -117,6 +121,11 @@ func (s *Server) routes() {
 		m.HandleFunc("GET /v1/deadletters", s.auth(s.listDeadLetters))
 		m.HandleFunc("GET /v1/deadletters/{id}", s.auth(s.getDelivery))
 		m.HandleFunc("POST /v1/deadletters/{id}/replay", s.auth(s.replayDeadLetter))
+	}
+	m.HandleFunc("GET /v1/analytics/events", s.auth(s.analyticsEvents))
+	if s.cfg.Followers != nil {
+		m.HandleFunc("GET /v1/followers", s.auth(s.listFollowers))
+		m.HandleFunc("POST /v1/followers/{name}/rebuild", s.auth(s.rebuildFollower))
 	}
 	if s.cfg.Unsubscribe != nil {
 		m.HandleFunc("GET /unsubscribe/{token}", s.unsubscribeForm)

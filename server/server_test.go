@@ -13,7 +13,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/storeflow/storeflow/analytics"
 	"github.com/storeflow/storeflow/connector/email"
+	"github.com/storeflow/storeflow/follower"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/secret"
 	"github.com/storeflow/storeflow/server"
@@ -46,11 +48,22 @@ func newAPI(t *testing.T, tokens ...string) *api {
 	hooks := &webhook.Receiver{Shops: shops, Ingest: rt.Ingest, Deliveries: st}
 	links, err := email.NewUnsubscribeLinks("http://127.0.0.1/unsubscribe", unsubscribeKey)
 	require.NoError(t, err)
-	srv := httptest.NewServer(server.New(server.Config{Runtime: rt, Store: st, Tokens: tokens, MaxBody: 4096, Shops: shops, Webhooks: hooks, Unsubscribe: links}))
+	fr, err := follower.New(follower.Options{Store: st, Poll: 20 * time.Millisecond}, &analytics.Projection{Zone: func(ctx context.Context, id string) (*time.Location, error) {
+		sh, err := shops.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return sh.Location(), nil
+	}})
+	require.NoError(t, err)
+	followed := make(chan error, 1)
+	go func() { followed <- fr.Run(ctx) }()
+	srv := httptest.NewServer(server.New(server.Config{Runtime: rt, Store: st, Tokens: tokens, MaxBody: 4096, Shops: shops, Webhooks: hooks, Unsubscribe: links, Followers: fr}))
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
 		<-done
+		<-followed
 		_ = st.Close()
 	})
 	return &api{t: t, srv: srv, st: st, rt: rt}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -55,4 +56,42 @@ type EventLog interface {
 	Cursor(ctx context.Context, name string) (int64, error)
 	// SetCursor records a reader's position.
 	SetCursor(ctx context.Context, name string, seq int64) error
+}
+
+// Batch is a reader's next step through the event log (ReadBatch).
+type Batch struct {
+	// Events are the wanted events after the reader's position, in order.
+	Events []Event
+	// Next is the position the reader has reached once it has handled
+	// Events: the last one's seq, or the log's end when the read found every
+	// wanted event up to it (none, or fewer than the limit), so that a
+	// reader passes over the events it does not want.
+	Next int64
+	// Head is the log's end when the batch was read.
+	Head int64
+}
+
+// ReadBatch reads the next batch of a reader of the log that is at after:
+// up to limit events of the given types (nil: of any type). It is how every
+// reader that follows the log (the runtime's matcher, event-log followers)
+// steps through it. The log's end is read first: since every event up to
+// it is visible (EventLog.LastEventSeq), a read that comes back short has
+// seen all wanted events up to it.
+func ReadBatch(ctx context.Context, log EventLog, after int64, types []string, limit int) (Batch, error) {
+	head, err := log.LastEventSeq(ctx)
+	if err != nil {
+		return Batch{Next: after}, fmt.Errorf("read the end of the event log: %w", err)
+	}
+	events, err := log.ReadEventsOfTypes(ctx, after, types, limit)
+	if err != nil {
+		return Batch{Next: after, Head: head}, fmt.Errorf("read events after %d: %w", after, err)
+	}
+	b := Batch{Events: events, Next: after, Head: head}
+	if n := len(events); n > 0 {
+		b.Next = events[n-1].Seq
+	}
+	if len(events) < limit {
+		b.Next = max(b.Next, head)
+	}
+	return b, nil
 }

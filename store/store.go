@@ -22,6 +22,8 @@ type Store interface {
 	SlotLeases
 	Shops
 	Webhooks
+	Followers
+	Analytics
 	Close() error
 }
 

@@ -15,8 +15,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/storeflow/storeflow/analytics"
 	"github.com/storeflow/storeflow/catalog"
 	"github.com/storeflow/storeflow/connector/email"
+	"github.com/storeflow/storeflow/follower"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/secret"
 	"github.com/storeflow/storeflow/server"
@@ -191,9 +193,20 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 			m, err := shops.WorkflowSecrets(ctx)
 			return map[string]any{"shops": m}, err
 		}})
+	projections, err := follower.New(follower.Options{Store: st, Node: node, LeaseTTL: cfg.leaseTTL, Logger: log},
+		&analytics.Projection{Zone: func(ctx context.Context, id string) (*time.Location, error) {
+			sh, err := shops.Get(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			return sh.Location(), nil
+		}})
+	if err != nil {
+		return err
+	}
 	var ready atomic.Bool
 	hooks := &webhook.Receiver{Shops: shops, Ingest: rt.Ingest, Deliveries: st, Logger: log}
-	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load, Shops: shops, Webhooks: hooks, Unsubscribe: links})
+	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load, Shops: shops, Webhooks: hooks, Unsubscribe: links, Followers: projections})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -203,6 +216,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	defer stopRuntime()
 	runDone := make(chan error, 1)
 	go func() { runDone <- rt.Run(runCtx) }()
+	followersDone := make(chan struct{})
+	go func() { defer close(followersDone); _ = projections.Run(runCtx) }()
+	defer func() { stopRuntime(); <-followersDone }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	ready.Store(true)

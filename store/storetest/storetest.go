@@ -36,6 +36,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"StartGroupsConcurrent": testStartGroupsConcurrent,
 		"Shops":                 testShops,
 		"Webhooks":              testWebhooks,
+		"FollowerLeases":        testFollowerLeases,
+		"FollowerCommits":       testFollowerCommits,
+		"FollowerRace":          testFollowerRace,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
