@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storeflow/storeflow/dsl"
+	"github.com/storeflow/storeflow/internal/ci"
 )
 
 const header = `document:
@@ -273,7 +274,7 @@ func specDir(t *testing.T, sub string) string {
 			break
 		}
 	}
-	if os.Getenv("CI") == "true" {
+	if ci.Enabled() {
 		t.Fatalf("spec directory %q not found beside the repository; set STOREFLOW_SPEC_DIR", sub)
 	}
 	t.Skipf("spec directory %q not found; set STOREFLOW_SPEC_DIR to run this test", sub)
