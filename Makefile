@@ -1,7 +1,7 @@
 GO ?= go
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: test fmt-check tidy-check vet staticcheck unit build fuzz
+.PHONY: test fmt-check tidy-check vet staticcheck unit build fuzz mutation
 
 test: fmt-check tidy-check vet staticcheck unit
 
@@ -26,3 +26,9 @@ staticcheck:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+# Deliberate bugs, one at a time in a copy of the tree, each of which the
+# tests of its package must catch (see mutation/main.go). Slow: not part
+# of `make test`; rerun after big changes.
+mutation:
+	$(GO) run ./mutation

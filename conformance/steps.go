@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storeflow/storeflow/internal/ci"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -429,7 +430,7 @@ func RequireFeatures(t *testing.T) string {
 	if ok {
 		return dir
 	}
-	if os.Getenv("CI") == "true" {
+	if ci.Enabled() {
 		t.Fatalf("conformance features not found (looked for ../shared/spec/ctk/features and $STOREFLOW_CTK_DIR=%q); CI must run them: set STOREFLOW_CTK_DIR", os.Getenv("STOREFLOW_CTK_DIR"))
 	}
 	t.Skip("conformance features not found; set STOREFLOW_CTK_DIR to run them")

@@ -2,6 +2,9 @@ package dsl
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"unicode/utf8"
 
 	"fmt"
 	"math"
@@ -88,7 +91,7 @@ func decode(file string, data []byte) (*Workflow, Errors) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
-		return nil, Errors{yamlError(file, err)}
+		return nil, Errors{yamlError(file, data, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -109,7 +112,12 @@ func decode(file string, data []byte) (*Workflow, Errors) {
 
 var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func yamlError(file string, err error) *Error {
+// syntaxSearchLines bounds the documents whose syntax errors are placed by
+// parsing their leading lines (see syntaxLine); longer ones keep the line
+// the YAML parser names.
+const syntaxSearchLines = 2000
+
+func yamlError(file string, data []byte, err error) *Error {
 	msg := err.Error()
 	e := &Error{File: file, Pos: Pos{1, 1}}
 	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
@@ -118,8 +126,75 @@ func yamlError(file string, err error) *Error {
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
+	if line, col, ok := jsonSyntaxPos(data); ok {
+		e.Line, e.Column = line, col
+	} else if line, col, ok := syntaxLine(data, msg); ok {
+		e.Line, e.Column = line, col
+	}
 	e.Message = "not valid YAML or JSON: " + msg
 	return e
+}
+
+// syntaxLine finds the line a YAML syntax error is on. The parser names
+// the line where the enclosing block or flow began (counted from 0), not
+// the line it failed on, and no column; so the document is parsed cut
+// after each line in turn, and the first cut that fails with the same
+// problem ends on the line at fault. A cut that only ends a construct
+// early fails with another problem ("did not find expected node
+// content"), and is passed over. The column is that of the line's first
+// character that is not blank.
+func syntaxLine(data []byte, problem string) (line, col int, ok bool) {
+	end := 0
+	for n := 1; n <= syntaxSearchLines && end < len(data); n++ {
+		next := bytes.IndexByte(data[end:], '\n')
+		if next < 0 {
+			end = len(data)
+		} else {
+			end += next + 1
+		}
+		var root yaml.Node
+		err := yaml.NewDecoder(bytes.NewReader(data[:end])).Decode(&root)
+		if err == nil {
+			continue
+		}
+		got := err.Error()
+		if m := yamlLineRe.FindStringSubmatch(got); m != nil {
+			got = m[2]
+		} else {
+			got = strings.TrimPrefix(got, "yaml: ")
+		}
+		if got != problem {
+			continue
+		}
+		start := bytes.LastIndexByte(data[:end-1], '\n') + 1
+		text := strings.TrimRight(string(data[start:end]), "\r\n")
+		// Only spaces indent in YAML: a tab is the fault itself.
+		col = len(text) - len(strings.TrimLeft(text, " ")) + 1
+		if col > len(text) {
+			col = 1
+		}
+		return n, col, true
+	}
+	return 0, 0, false
+}
+
+// jsonSyntaxPos places a syntax error of a document written as JSON (it
+// starts with "{" or "["), where encoding/json knows the exact offset.
+func jsonSyntaxPos(data []byte) (line, col int, ok bool) {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' && trimmed[0] != '[' {
+		return 0, 0, false
+	}
+	var v any
+	var syntax *json.SyntaxError
+	if err := json.Unmarshal(data, &v); !errors.As(err, &syntax) {
+		return 0, 0, false
+	}
+	// Offset counts the bytes read, the bad one included.
+	at := min(max(int(syntax.Offset)-1, 0), len(data))
+	line = bytes.Count(data[:at], []byte("\n")) + 1
+	col = utf8.RuneCount(data[bytes.LastIndexByte(data[:at], '\n')+1:at]) + 1
+	return line, col, true
 }
 
 type decoder struct {

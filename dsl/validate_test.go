@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/storeflow/storeflow/dsl"
+	"github.com/storeflow/storeflow/internal/ci"
 )
 
 const header = `document:
@@ -145,7 +146,13 @@ do:
 		{"unsupported dsl version", strings.Replace(header, "1.0.3", "0.8", 1) + `do:
   - a: {set: {x: 1}}
 `, []string{`2:8: DSL version "0.8" is not supported`}},
-		{"yaml syntax", header + "do:\n  - a: {set: {x: 1}\n", []string{`not valid YAML or JSON`}},
+		// Syntax errors name the line at fault (the YAML parser itself names
+		// where the enclosing block began) and its first character.
+		{"yaml syntax", header + "do:\n  - a: {set: {x: 1}\n", []string{`wf.yaml:7:3: not valid YAML or JSON: did not find expected ',' or '}'`}},
+		{"yaml indentation", header + "do:\n  - a:\n      set: {x: 1}\n     wait: PT1S\n", []string{`wf.yaml:9:6: not valid YAML or JSON: did not find expected key`}},
+		{"yaml tab", header + "do:\n  - a:\n\t  set: {x: 1}\n", []string{`wf.yaml:8:1: not valid YAML or JSON: found character that cannot start any token`}},
+		{"yaml unknown alias", header + "do:\n  - a:\n      set: *defaults\n", []string{`wf.yaml:8:7: not valid YAML or JSON: unknown anchor 'defaults' referenced`}},
+		{"json syntax", "{\n  \"document\": {\"dsl\": \"1.0.3\"},\n  \"do\": [,]\n}\n", []string{`wf.yaml:3:10: not valid YAML or JSON`}},
 		{"bad enum", header + `do:
   - a:
       call: http
@@ -273,7 +280,7 @@ func specDir(t *testing.T, sub string) string {
 			break
 		}
 	}
-	if os.Getenv("CI") == "true" {
+	if ci.Enabled() {
 		t.Fatalf("spec directory %q not found beside the repository; set STOREFLOW_SPEC_DIR", sub)
 	}
 	t.Skipf("spec directory %q not found; set STOREFLOW_SPEC_DIR to run this test", sub)

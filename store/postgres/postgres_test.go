@@ -30,17 +30,48 @@ func TestConformance(t *testing.T) {
 
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	t.Parallel()
-	first := open(t).(*postgres.Store)
-	defer first.Close()
-	// Several nodes starting at once on an already migrated schema: the
-	// advisory lock serialises them and none applies a migration twice.
+	ctx := context.Background()
+	// Nodes starting together on a fresh schema: the advisory lock lets
+	// one migrate while the others wait; without it they race through
+	// the same CREATE statements and schema_migrations inserts.
+	_, url := pgtest.Schema(t)
+	const nodes = 8
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for range 4 {
+	start := make(chan struct{})
+	errs := make(chan error, nodes)
+	for range nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := postgres.Open(context.Background(), first.URL())
+			<-start
+			s, err := postgres.Open(ctx, url)
+			if err == nil {
+				_ = s.Close()
+			}
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err, "every node opens the fresh schema")
+	}
+	s, err := postgres.Open(ctx, url)
+	require.NoError(t, err)
+	defer s.Close()
+	var rows, versions int
+	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&rows, &versions))
+	require.Equal(t, versions, rows, "no migration recorded twice")
+	require.Equal(t, len(postgres.Migrations()), rows, "every migration applied once")
+
+	// Opening an already migrated schema, several at once, changes nothing.
+	errs = make(chan error, nodes)
+	for range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := postgres.Open(ctx, url)
 			if err == nil {
 				_ = s.Close()
 			}
@@ -52,6 +83,9 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
+	var again int
+	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&again))
+	require.Equal(t, rows, again)
 }
 
 // A node is told at once of events and workflow changes other nodes commit,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/storeflow/storeflow/internal/ci"
 )
 
 // ServerURL is the PostgreSQL the tests use: STOREFLOW_TEST_POSTGRES, or the
@@ -40,7 +41,7 @@ var reachable = sync.OnceValue(func() error {
 func Schema(t testing.TB) (name, url string) {
 	t.Helper()
 	if err := reachable(); err != nil {
-		if os.Getenv("CI") == "true" {
+		if ci.Enabled() {
 			t.Fatalf("PostgreSQL at %s is unreachable and CI=true requires it: %v", ServerURL(), err)
 		}
 		t.Skipf("PostgreSQL unreachable (%v); set STOREFLOW_TEST_POSTGRES to run these tests", err)
