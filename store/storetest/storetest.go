@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"StartGroupsConcurrent": testStartGroupsConcurrent,
 		"Shops":                 testShops,
 		"Webhooks":              testWebhooks,
+		"EventKeys":             testEventKeys,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
