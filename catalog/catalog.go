@@ -13,6 +13,7 @@ import (
 	"github.com/storeflow/storeflow/connector/email"
 	"github.com/storeflow/storeflow/connector/httpcall"
 	"github.com/storeflow/storeflow/connector/logline"
+	"github.com/storeflow/storeflow/connector/shopadmin"
 	"github.com/storeflow/storeflow/connector/shopconfig"
 	"github.com/storeflow/storeflow/connector/slack"
 	"github.com/storeflow/storeflow/connector/sms"
@@ -24,7 +25,8 @@ type Options struct {
 	// HTTP performs call: http and call: openapi; nil: a default client.
 	HTTP *httpcall.Client
 	// Shops finds a shop's configuration (shop.Directory's Get): its mail
-	// server, SMS account, Slack webhook and email templates. Nil: calls
+	// server, SMS account, Slack webhook, email templates and Admin API
+	// credentials. Nil: calls
 	// naming a shop fail with a configuration problem.
 	Shops shopconfig.Func
 	// Templates are storeflow's own email templates, which serve every shop
@@ -43,6 +45,7 @@ func Default(opts Options) *connector.Registry {
 	if opts.HTTP == nil {
 		opts.HTTP = &httpcall.Client{Logger: opts.Logger}
 	}
+	admin := &shopadmin.Connector{Shops: opts.Shops}
 	reg := connector.NewRegistry()
 	reg.Handle(connector.KindHTTP, opts.HTTP)
 	reg.Handle(connector.KindOpenAPI, opts.HTTP)
@@ -54,6 +57,9 @@ func Default(opts Options) *connector.Registry {
 		{email.Builtin, &email.Connector{Shops: opts.Shops, Templates: email.ShopTemplates{Shops: opts.Shops, Fallback: opts.Templates}, Unsubscribe: opts.Unsubscribe}},
 		{sms.Builtin, &sms.Connector{Shops: opts.Shops}},
 		{slack.Builtin, &slack.Connector{Shops: opts.Shops}},
+		{shopadmin.DiscountBuiltin, admin},
+		{shopadmin.TagBuiltin, admin},
+		{shopadmin.NoteBuiltin, admin},
 	} {
 		if err := reg.Define(b.def, b.c); err != nil {
 			// The declarations are this package's own: a bad one is a bug

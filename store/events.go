@@ -17,9 +17,24 @@ type Event struct {
 	Time       time.Time
 	Envelope   []byte // the whole event, structured JSON form
 	ReceivedAt time.Time
+	// Keys are the event's correlation keys (package eventkey computes
+	// them), indexed with the event when it is appended so that EventsByKey
+	// finds it however many other events were logged since. A duplicate's
+	// keys are not indexed again. Not read back.
+	Keys []EventKey
 	// Duplicate is set by AppendEvents when (Source, ID) was already logged;
 	// Seq is then that of the first copy.
 	Duplicate bool
+}
+
+// EventKey is one correlation key of an event: what the event is about
+// (a checkout, an order, a customer) in which shop. Name says which key
+// ("checkoutToken", "orderId", "email", "customerId"), Value is its
+// normalised value.
+type EventKey struct {
+	Name  string
+	Shop  string
+	Value string
 }
 
 // WithDefaults fills what a store records for an event the caller left
@@ -52,6 +67,11 @@ type EventLog interface {
 	// ReadEventsOfTypes returns logged events of the given types (nil: of
 	// any type; empty: none) after a sequence number, in order.
 	ReadEventsOfTypes(ctx context.Context, afterSeq int64, types []string, limit int) ([]Event, error)
+	// EventsByKey returns the logged events that carry key, of the given
+	// types (nil: of any type; empty: none), newest first, at most limit. A
+	// key with an empty Shop matches the key of every shop. It is an index
+	// lookup: the events between do not count.
+	EventsByKey(ctx context.Context, key EventKey, types []string, limit int) ([]Event, error)
 	// Cursor returns the position a named reader of the log has reached.
 	Cursor(ctx context.Context, name string) (int64, error)
 	// SetCursor records a reader's position.

@@ -116,6 +116,9 @@ func appendEvents(ctx context.Context, q querier, events []store.Event) ([]store
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("append %d events: %w", len(fresh), err)
 		}
+		if err := indexKeys(ctx, q, out, fresh); err != nil {
+			return nil, err
+		}
 	}
 	for i, ev := range out {
 		k := key{ev.Source, ev.ID}
@@ -126,6 +129,47 @@ func appendEvents(ctx context.Context, q querier, events []store.Event) ([]store
 		}
 	}
 	return out, nil
+}
+
+// indexKeys writes the keys of the events just logged, in one statement.
+func indexKeys(ctx context.Context, q querier, events []store.Event, fresh []int) error {
+	var (
+		names, values, shops, types []string
+		seqs, received              []int64
+	)
+	for _, i := range fresh {
+		ev := events[i]
+		for _, k := range ev.Keys {
+			names, values, shops, types = append(names, k.Name), append(values, k.Value), append(shops, k.Shop), append(types, ev.Type)
+			seqs, received = append(seqs, ev.Seq), append(received, nanos(ev.ReceivedAt))
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO event_keys (name, value, shop, seq, type, received_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[])`,
+		names, values, shops, seqs, types, received); err != nil {
+		return fmt.Errorf("index the keys of %d events: %w", len(fresh), err)
+	}
+	return nil
+}
+
+// EventsByKey returns the events carrying a key, newest first.
+func (s *Store) EventsByKey(ctx context.Context, key store.EventKey, types []string, limit int) ([]store.Event, error) {
+	if types != nil && len(types) == 0 {
+		return nil, nil
+	}
+	// The keys' received_at leads each lookup of its event to one partition.
+	rows, err := s.pool.Query(ctx, `SELECT e.seq, e.id, e.source, e.type, e.subject, e.time, e.envelope, e.received_at
+		FROM (SELECT DISTINCT seq, received_at FROM event_keys WHERE name = $1 AND value = $2 AND ($3 = '' OR shop = $3)
+			AND ($4::text[] IS NULL OR type = ANY($4)) ORDER BY seq DESC LIMIT $5) k
+		JOIN events e ON e.seq = k.seq AND e.received_at = k.received_at
+		ORDER BY e.seq DESC`, key.Name, key.Value, key.Shop, types, limit)
+	if err != nil {
+		return nil, err
+	}
+	return collectEvents(rows)
 }
 
 // ReadEvents returns events after a sequence number, in order.
@@ -164,6 +208,10 @@ func (s *Store) ReadEventsOfTypes(ctx context.Context, afterSeq int64, types []s
 	if err != nil {
 		return nil, err
 	}
+	return collectEvents(rows)
+}
+
+func collectEvents(rows pgx.Rows) ([]store.Event, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Event, error) {
 		var ev store.Event
 		var t, rec int64

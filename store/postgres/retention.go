@@ -38,6 +38,8 @@ const (
 var partitioned = []struct{ table, key string }{
 	{"events", "received_at"},
 	{"history", "time"},
+	// The keys of events go with them (migration 0030).
+	{"event_keys", "received_at"},
 }
 
 // periodStart returns the start of the week holding t: Monday 00:00 UTC.

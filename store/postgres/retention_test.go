@@ -134,7 +134,7 @@ func TestPruneDropsOldPartitions(t *testing.T) {
 	require.NoError(t, s.EnsurePartitions(ctx, old))
 	oldParts := map[string]bool{}
 	for i := range 3 {
-		for _, table := range []string{"events", "history"} {
+		for _, table := range []string{"events", "history", "event_keys"} {
 			name := table + "_p" + monday(old.Add(time.Duration(i)*week))
 			oldParts[name] = true
 			require.Contains(t, partitionNames(t, conn, table), name)
@@ -264,7 +264,7 @@ func TestAppendOutsidePreparedRange(t *testing.T) {
 
 	evs, err := s.AppendEvents(ctx, []store.Event{
 		{ID: "past", Source: "shop", Type: "t", ReceivedAt: past},
-		{ID: "future", Source: "shop", Type: "t", ReceivedAt: future},
+		{ID: "future", Source: "shop", Type: "t", ReceivedAt: future, Keys: []store.EventKey{{Name: "orderId", Shop: "acme", Value: "9"}}},
 	})
 	require.NoError(t, err, "rows no weekly partition covers go to the default partition")
 	require.Equal(t, "events_default", eventPartition(t, conn, evs[0].Seq))
@@ -278,6 +278,13 @@ func TestAppendOutsidePreparedRange(t *testing.T) {
 	require.Equal(t, "events_p"+monday(future), eventPartition(t, conn, evs[1].Seq))
 	require.Equal(t, "events_default", eventPartition(t, conn, evs[0].Seq))
 	require.Equal(t, []string{"history_default", "history_p" + monday(future)}, historyPartitions(t, conn, "i-1"))
+	var keyPart string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT tableoid::regclass::text FROM event_keys WHERE seq = $1`, evs[1].Seq).Scan(&keyPart))
+	require.Equal(t, "event_keys_p"+monday(future), keyPart, "keys move with their events")
+	byKey, err := s.EventsByKey(ctx, store.EventKey{Name: "orderId", Shop: "acme", Value: "9"}, nil, 10)
+	require.NoError(t, err)
+	require.Len(t, byKey, 1)
+	require.Equal(t, evs[1].Seq, byKey[0].Seq)
 
 	read, err := s.ReadEvents(ctx, 0, "", 10)
 	require.NoError(t, err)
@@ -469,4 +476,69 @@ func TestMaintenanceWhileAppending(t *testing.T) {
 	for _, seq := range got {
 		require.True(t, appended[seq], "seq %d", seq)
 	}
+}
+
+// Commerce events logged before the event key index get their keys, in
+// partitions beside their events', when the migration runs.
+func TestMigrationIndexesTheKeysOfLoggedEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, url := pgtest.Schema(t)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`)
+	require.NoError(t, err)
+	files, err := filepath.Glob("migrations/*.sql")
+	require.NoError(t, err)
+	sort.Strings(files)
+	for _, f := range files {
+		version, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
+		require.NoError(t, err)
+		if version >= 30 {
+			break
+		}
+		body, err := os.ReadFile(f)
+		require.NoError(t, err)
+		_, err = conn.Exec(ctx, string(body))
+		require.NoError(t, err, f)
+		_, err = conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, 0)`, version)
+		require.NoError(t, err)
+	}
+	w1 := time.Date(2025, 3, 5, 12, 0, 0, 0, time.UTC)
+	_, err = conn.Exec(ctx, fmt.Sprintf(`CREATE TABLE events_p20250303 PARTITION OF events FOR VALUES FROM (%d) TO (%d)`,
+		time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC).UnixNano(), time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC).UnixNano()))
+	require.NoError(t, err)
+	for i, env := range []string{
+		`{"type":"commerce.order.placed","shop":"acme","data":{"shop":"acme","orderId":"1","checkoutToken":"c0ffee","customer":{"id":"7","email":" Ada@Example.com "}}}`,
+		`{"type":"commerce.checkout.started","shop":"acme","data":{"checkoutToken":"c0ffee"}}`,
+		`{"type":"commerce.order.paid","data":{"orderId":"1","checkoutToken":42}}`,
+	} {
+		_, err = conn.Exec(ctx, `INSERT INTO events (id, source, type, time, envelope, received_at) VALUES ($1, 'shop', 'commerce.order.placed', 0, $2, $3)`,
+			strconv.Itoa(i), []byte(env), w1.UnixNano())
+		require.NoError(t, err)
+	}
+	_, err = conn.Exec(ctx, `INSERT INTO events (id, source, type, time, envelope, received_at) VALUES ('3', 'shop', 'order.placed', 0, 'not json', 0)`)
+	require.NoError(t, err)
+
+	s, err := postgres.Open(ctx, url)
+	require.NoError(t, err)
+	defer s.Close()
+	seqs := func(k store.EventKey) []int64 {
+		evs, err := s.EventsByKey(ctx, k, nil, 10)
+		require.NoError(t, err)
+		out := []int64{}
+		for _, e := range evs {
+			out = append(out, e.Seq)
+		}
+		return out
+	}
+	require.Equal(t, []int64{2, 1}, seqs(store.EventKey{Name: "checkoutToken", Shop: "acme", Value: "c0ffee"}))
+	require.Equal(t, []int64{1}, seqs(store.EventKey{Name: "email", Shop: "acme", Value: "ada@example.com"}))
+	require.Equal(t, []int64{1}, seqs(store.EventKey{Name: "customerId", Shop: "acme", Value: "7"}))
+	require.Equal(t, []int64{3, 1}, seqs(store.EventKey{Name: "orderId", Value: "1"}))
+	require.Empty(t, seqs(store.EventKey{Name: "checkoutToken", Value: "42"}))
+	var where string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT DISTINCT tableoid::regclass::text FROM event_keys`).Scan(&where))
+	require.Equal(t, "event_keys_p20250303", where, "keys sit in the partition of their events' week")
 }

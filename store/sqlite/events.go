@@ -34,8 +34,16 @@ func appendEvent(ctx context.Context, tx execer, ev store.Event) (store.Event, e
 		return ev, fmt.Errorf("append event %s/%s: %w", ev.Source, ev.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
-		ev.Seq, err = res.LastInsertId()
-		return ev, err
+		if ev.Seq, err = res.LastInsertId(); err != nil {
+			return ev, err
+		}
+		for _, k := range ev.Keys {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO event_keys (name, value, shop, seq, type) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				k.Name, k.Value, k.Shop, ev.Seq, ev.Type); err != nil {
+				return ev, fmt.Errorf("index the keys of event %s/%s: %w", ev.Source, ev.ID, err)
+			}
+		}
+		return ev, nil
 	}
 	ev.Duplicate = true
 	var received int64
@@ -78,6 +86,32 @@ func (s *Store) ReadEventsOfTypes(ctx context.Context, afterSeq int64, types []s
 		args = append(args, limit)
 		query = strings.Join(parts, " UNION ALL ") + ` ORDER BY seq LIMIT ?`
 	}
+	return s.queryEvents(ctx, query, args...)
+}
+
+// EventsByKey returns the events carrying a key, newest first.
+func (s *Store) EventsByKey(ctx context.Context, key store.EventKey, types []string, limit int) ([]store.Event, error) {
+	if types != nil && len(types) == 0 {
+		return nil, nil
+	}
+	query := `SELECT e.seq, e.id, e.source, e.type, e.subject, e.time, e.envelope, e.received_at FROM event_keys k JOIN events e ON e.seq = k.seq
+		WHERE k.name = ? AND k.value = ?`
+	args := []any{key.Name, key.Value}
+	if key.Shop != "" {
+		query += ` AND k.shop = ?`
+		args = append(args, key.Shop)
+	}
+	if types != nil {
+		query += ` AND k.type IN (?` + strings.Repeat(", ?", len(types)-1) + `)`
+		for _, t := range types {
+			args = append(args, t)
+		}
+	}
+	query += ` ORDER BY k.seq DESC LIMIT ?`
+	return s.queryEvents(ctx, query, append(args, limit)...)
+}
+
+func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]store.Event, error) {
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -64,4 +65,65 @@ func TestUpgradeGivesOldRowsTheirSlots(t *testing.T) {
 	for _, l := range g.Leases {
 		require.Equal(t, int64(1234), l.Cursor, "every slot starts where the matcher was")
 	}
+}
+
+// Commerce events logged before the event key index get their keys when a
+// data directory from before it is opened.
+func TestUpgradeIndexesTheKeysOfLoggedEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "storeflow.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	_, err = db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	require.NoError(t, err)
+	names, err := filepath.Glob("migrations/*.sql")
+	require.NoError(t, err)
+	for _, name := range names {
+		var v int
+		_, err := fmt.Sscanf(filepath.Base(name), "%d_", &v)
+		require.NoError(t, err)
+		if v >= 30 {
+			break
+		}
+		body, err := os.ReadFile(name)
+		require.NoError(t, err)
+		_, err = db.Exec(string(body))
+		require.NoError(t, err, name)
+		_, err = db.Exec(`INSERT INTO schema_migrations VALUES (?, 0)`, v)
+		require.NoError(t, err)
+	}
+	for i, env := range []string{
+		`{"type":"commerce.order.placed","shop":"acme","data":{"shop":"acme","orderId":"1","checkoutToken":"c0ffee","customer":{"id":"7","email":" Ada@Example.com "}}}`,
+		`{"type":"commerce.checkout.started","shop":"acme","data":{"checkoutToken":"c0ffee"}}`,
+		`{"type":"commerce.order.paid","data":{"orderId":"1","checkoutToken":42}}`,
+		`not json`,
+		`{"type":"order.placed","data":{"shop":"acme","checkoutToken":"c0ffee"}}`,
+	} {
+		typ := "commerce.order.placed"
+		if i == 4 {
+			typ = "order.placed"
+		}
+		_, err = db.Exec(`INSERT INTO events (id, source, type, time, envelope, received_at) VALUES (?, 'shop', ?, 0, CAST(? AS BLOB), 0)`, fmt.Sprint(i), typ, env)
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.Close())
+
+	s, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	defer s.Close()
+	seqs := func(k store.EventKey) []int64 {
+		evs, err := s.EventsByKey(ctx, k, nil, 10)
+		require.NoError(t, err)
+		out := []int64{}
+		for _, e := range evs {
+			out = append(out, e.Seq)
+		}
+		return out
+	}
+	require.Equal(t, []int64{2, 1}, seqs(store.EventKey{Name: "checkoutToken", Shop: "acme", Value: "c0ffee"}), "data.shop, else the shop attribute; only commerce events")
+	require.Equal(t, []int64{1}, seqs(store.EventKey{Name: "email", Shop: "acme", Value: "ada@example.com"}), "emails normalised")
+	require.Equal(t, []int64{1}, seqs(store.EventKey{Name: "customerId", Shop: "acme", Value: "7"}))
+	require.Equal(t, []int64{3, 1}, seqs(store.EventKey{Name: "orderId", Value: "1"}), "an event of no shop is indexed under none")
+	require.Empty(t, seqs(store.EventKey{Name: "checkoutToken", Value: "42"}), "only strings, as commerce events carry them")
 }

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"FollowerLeases":        testFollowerLeases,
 		"FollowerCommits":       testFollowerCommits,
 		"FollowerRace":          testFollowerRace,
+		"EventKeys":             testEventKeys,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
