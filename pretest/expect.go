@@ -372,7 +372,7 @@ func (s *scenario) checkSent(name string, e SentExpect, used map[int]bool) {
 		}
 		s.fail(e.Line, name, "expected %s; it was made at %s instead", want, strings.Join(when, ", "))
 	default:
-		s.fail(e.Line, name, "expected %s; %s", want, s.madeInstead(e.Call, nil, 0))
+		s.fail(e.Line, name, "expected %s; %s", want, s.madeInstead(e.Call, nil, -1))
 	}
 }
 
@@ -393,9 +393,12 @@ func (s *scenario) madeInstead(call string, only []int, n int) string {
 		}
 	}
 	if len(same) > 0 {
+		if n < 0 {
+			return "made instead: " + strings.Join(same, "; ")
+		}
 		return fmt.Sprintf("made %d: %s", len(same), strings.Join(same, "; "))
 	}
-	if n > 0 {
+	if n >= 0 && only != nil {
 		return fmt.Sprintf("made %d", n)
 	}
 	counts := map[string]int{}

@@ -518,6 +518,17 @@ func validate(path string, val any, lines map[string]*yaml.Node) Errors {
 			}
 			e.Message = unknownProperties(ap.Properties, ptr)
 		}
+		// A property unevaluatedProperties refuses fails a false schema.
+		if _, ok := l.ErrorKind.(*kind.FalseSchema); ok && len(l.InstanceLocation) > 0 {
+			parent := pointer(l.InstanceLocation[:len(l.InstanceLocation)-1])
+			if _, isObject := valueAt(val, parent).(map[string]any); isObject {
+				prop := l.InstanceLocation[len(l.InstanceLocation)-1]
+				e.Path, e.Message = parent, unknownProperties([]string{prop}, parent)
+				if k := lines[ptr+"#key"]; k != nil {
+					n = k
+				}
+			}
+		}
 		if n != nil {
 			e.Line, e.Column = n.Line, n.Column
 		}
@@ -525,6 +536,29 @@ func validate(path string, val any, lines map[string]*yaml.Node) Errors {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
 	return out
+}
+
+// valueAt is the value at a JSON Pointer of v, or nil.
+func valueAt(v any, ptr string) any {
+	if ptr == "" {
+		return v
+	}
+	for _, t := range strings.Split(ptr, "/")[1:] {
+		t = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[t]
+		case []any:
+			i, err := strconv.Atoi(t)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
 }
 
 func collectLeaves(e *jsonschema.ValidationError, out *[]*jsonschema.ValidationError) {

@@ -155,6 +155,10 @@ func runScenario(ctx context.Context, f *File, sc *Scenario, opts Options) Resul
 	if err := s.run(ctx); err != nil {
 		s.fail(sc.Line, "", "%v", err)
 	}
+	sort.SliceStable(res.Failures, func(i, j int) bool {
+		a, b := res.Failures[i], res.Failures[j]
+		return a.File == b.File && a.Line < b.Line
+	})
 	res.Took = time.Since(began)
 	if s.vc != nil {
 		res.Span = s.vc.Now().Sub(s.start)
