@@ -100,6 +100,10 @@ func (es Errors) sort() {
 	})
 }
 
+// Suggest returns the candidate closest to word when it is close enough to
+// be a likely typo, or "": the "did you mean" of storeflow's messages.
+func Suggest(word string, candidates []string) string { return suggest(word, candidates) }
+
 // suggest returns the candidate closest to word when it is close enough to be
 // a likely typo.
 func suggest(word string, candidates []string) string {

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 
 	"github.com/storeflow/storeflow/store"
 )
@@ -24,12 +23,14 @@ type ingestResult struct {
 // second cost few disk flushes.
 func (r *Runtime) Ingest(ctx context.Context, events []store.Event) ([]store.Event, error) {
 	req := &ingestReq{events: events, done: make(chan ingestResult, 1)}
+	r.act.begin()
+	defer r.act.end()
 	select {
 	case r.ingest <- req:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-r.stopped:
-		return nil, errors.New("runtime stopped")
+		return nil, errStopped
 	}
 	var res ingestResult
 	select {

@@ -44,6 +44,7 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 	}
 	defer func() { save(r.matched.Load()) }()
 	for {
+		r.act.passStart(loopMatch)
 		if rw := r.leases.rewind.Swap(-1); rw >= 0 && (pos < 0 || rw < pos) {
 			pos = rw
 			r.matched.Store(pos)
@@ -79,6 +80,7 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 				// Something it handed over did not commit: match the batch
 				// again (repeats are harmless) after a pause.
 				retries++
+				r.act.passEnd(loopMatch)
 				select {
 				case <-ctx.Done():
 					return
@@ -99,6 +101,7 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 				save(pos)
 				saved, savedPos = time.Now(), pos
 			}
+			r.act.passEnd(loopMatch)
 			continue
 		}
 		if err == nil && pos >= 0 && batch.Next > pos {
@@ -110,6 +113,7 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 			save(pos)
 			saved, savedPos = time.Now(), pos
 		}
+		r.act.passEnd(loopMatch)
 		select {
 		case <-ctx.Done():
 			return

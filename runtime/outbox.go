@@ -18,7 +18,11 @@ import (
 // between repeats it with the same idempotency key.
 func (r *Runtime) outboxLoop(ctx context.Context) {
 	sem := make(chan struct{}, r.opts.CallWorkers)
+	// The poll goes by the runtime's clock, so that calls deferred or
+	// backed off to a time are made when a virtual clock gets there.
+	var poll <-chan time.Time
 	for {
+		r.act.passStart(loopOutbox)
 		items, err := r.st.Outbox(ctx, r.leases.list(), r.clk.Now(), 500)
 		if err != nil && ctx.Err() == nil {
 			r.log.Error("read outbox", "err", err)
@@ -34,17 +38,24 @@ func (r *Runtime) outboxLoop(ctx context.Context) {
 				return
 			}
 			r.dispatching.Add(1)
+			r.act.begin()
 			go func() {
 				defer r.dispatching.Done()
+				defer r.act.end()
 				defer func() { <-sem }()
 				r.dispatch(ctx, o)
 			}()
 		}
+		if poll == nil {
+			poll = r.clk.After(time.Second)
+		}
+		r.act.passEnd(loopOutbox)
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.wakeOutbox:
-		case <-time.After(time.Second):
+		case <-poll:
+			poll = nil
 		}
 	}
 }

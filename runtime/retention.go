@@ -21,7 +21,7 @@ func (r *Runtime) retentionLoop(ctx context.Context) {
 		return
 	}
 	for {
-		r.maintainOnce(ctx, time.Now())
+		r.maintainOnce(ctx, r.clk.Now())
 		select {
 		case <-ctx.Done():
 			return

@@ -89,13 +89,16 @@ type Runtime struct {
 	shards []chan *item
 	commit chan *commitReq
 
-	ingest      chan *ingestReq
-	wakeMatcher chan struct{}
-	wakeOutbox  chan struct{}
-	timers      *timerQueue
-	leases      *leases
-	opening     openings
-	untils      untils
+	ingest       chan *ingestReq
+	wakeMatcher  chan struct{}
+	wakeOutbox   chan struct{}
+	wakeSchedule chan struct{}
+	// act counts work in flight, for Settle.
+	act     activity
+	timers  *timerQueue
+	leases  *leases
+	opening openings
+	untils  untils
 
 	// wakeLeases has the lease loop claim now (slots changed hands, a node
 	// joined); wakeHandBack has it give back draining slots whose last
@@ -162,16 +165,17 @@ func New(opts Options) *Runtime {
 	eng.Logger = opts.Logger
 	r := &Runtime{
 		opts: opts, st: opts.Store, clk: opts.Clock, eng: eng, calls: opts.Connectors, log: opts.Logger,
-		defs:        newRegistry(opts.Store, opts.Connectors),
-		commit:      make(chan *commitReq, opts.BatchSize*4),
-		ingest:      make(chan *ingestReq, 1024),
-		wakeMatcher: make(chan struct{}, 1),
-		wakeOutbox:  make(chan struct{}, 1),
-		timers:      newTimerQueue(),
-		leases:      newLeases(),
-		inflight:    map[string]string{},
-		stopped:     make(chan struct{}),
-		ready:       make(chan struct{}),
+		defs:         newRegistry(opts.Store, opts.Connectors),
+		commit:       make(chan *commitReq, opts.BatchSize*4),
+		ingest:       make(chan *ingestReq, 1024),
+		wakeMatcher:  make(chan struct{}, 1),
+		wakeOutbox:   make(chan struct{}, 1),
+		wakeSchedule: make(chan struct{}, 1),
+		timers:       newTimerQueue(),
+		leases:       newLeases(),
+		inflight:     map[string]string{},
+		stopped:      make(chan struct{}),
+		ready:        make(chan struct{}),
 
 		wakeLeases: make(chan struct{}, 1), wakeHandBack: make(chan struct{}, 1),
 	}

@@ -16,7 +16,9 @@ import (
 // tick started is saved, so a restart neither repeats nor (within a day)
 // misses ticks. It also starts the successors of schedule.after workflows.
 func (r *Runtime) scheduleLoop(ctx context.Context) {
+	var poll <-chan time.Time
 	for {
+		r.act.passStart(loopSchedule)
 		now := r.clk.Now()
 		for _, wf := range r.defs.scheduled() {
 			if startsAfter(wf.Schedule) {
@@ -25,10 +27,16 @@ func (r *Runtime) scheduleLoop(ctx context.Context) {
 			}
 			r.tick(ctx, wf, now)
 		}
+		if poll == nil {
+			poll = r.clk.After(time.Second)
+		}
+		r.act.passEnd(loopSchedule)
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.clk.After(time.Second):
+		case <-r.wakeSchedule:
+		case <-poll:
+			poll = nil
 		}
 	}
 }

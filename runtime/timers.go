@@ -137,7 +137,12 @@ func (r *Runtime) timerLoop(ctx context.Context) {
 	// by this process since then went into memory directly when near.
 	var afterDue time.Time
 	var afterID string
+	// One wait on the clock at a time: a new one only when it must end
+	// sooner, so that many wakes do not pile up timers on a virtual clock.
+	var poll <-chan time.Time
+	var pollAt time.Time
 	for {
+		r.act.passStart(loopTimers)
 		now := r.clk.Now()
 		if r.leases.gained.Swap(false) {
 			// New slots: their timers are read from the start.
@@ -193,11 +198,16 @@ func (r *Runtime) timerLoop(ctx context.Context) {
 				wait = max(d, 0)
 			}
 		}
+		if at := now.Add(wait); poll == nil || at.Before(pollAt) {
+			poll, pollAt = r.clk.After(wait), at
+		}
+		r.act.passEnd(loopTimers)
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.timers.wake:
-		case <-r.clk.After(wait):
+		case <-poll:
+			poll = nil
 		}
 	}
 }

@@ -52,13 +52,16 @@ func (r *Runtime) shardOf(id string) chan *item {
 
 // enqueue hands an item to the worker of its instance.
 func (r *Runtime) enqueue(ctx context.Context, it *item) error {
+	r.act.begin() // ended by the shard once the item is done
 	select {
 	case r.shardOf(it.id) <- it:
 		return nil
 	case <-ctx.Done():
+		r.act.end()
 		return ctx.Err()
 	case <-r.stopped:
-		return errors.New("runtime stopped")
+		r.act.end()
+		return errStopped
 	}
 }
 
@@ -92,6 +95,7 @@ func (r *Runtime) shardLoop(ctx context.Context, ch chan *item) {
 		if it.done != nil {
 			it.done(err)
 		}
+		r.act.end()
 	}
 }
 

@@ -24,6 +24,7 @@ func commands() []command {
 		{"serve", "run the API, event ingress and durable runtime on an embedded database", runServe},
 		{"validate", "check workflow files and report every error as FILE:LINE:COL: message", runValidate},
 		{"run", "run a workflow to its end in memory and print its output", runRun},
+		{"test", "run pretests: scenarios on fictitious customers with a virtual clock, sending nothing", runTest},
 		{"shop", "add, change, list and remove the shops a running storeflow serves", runShop},
 		{"bench", "measure throughput, waiting instances, timer lag and ingestion", runBench},
 		{"version", "print the version", runVersion},
