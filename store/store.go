@@ -22,6 +22,8 @@ type Store interface {
 	SlotLeases
 	Shops
 	Webhooks
+	MessageLog
+	ContactFacts
 	Close() error
 }
 

@@ -36,6 +36,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"StartGroupsConcurrent": testStartGroupsConcurrent,
 		"Shops":                 testShops,
 		"Webhooks":              testWebhooks,
+		"Messages":              testMessages,
+		"ContactFacts":          testContactFacts,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
