@@ -35,6 +35,9 @@ type Options struct {
 	// Unsubscribe builds the one-click unsubscribe links of marketing mail;
 	// nil refuses marketing mail.
 	Unsubscribe *email.UnsubscribeLinks
+	// Sending stands in front of email.send and sms.send: the sending
+	// rules (package sending). Nil: messages go out unchecked.
+	Sending connector.Interceptor
 }
 
 // Default returns a registry with every connector of this storeflow.
@@ -67,5 +70,6 @@ func Default(opts Options) *connector.Registry {
 			panic(fmt.Sprintf("catalog: %v", err))
 		}
 	}
+	reg.Intercept(opts.Sending, email.Name, sms.Name)
 	return reg
 }

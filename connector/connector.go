@@ -129,3 +129,33 @@ func DeferredUntil(err error) (*Deferred, bool) {
 	}
 	return nil, false
 }
+
+// Noted is an output that leaves a line in the calling instance's history
+// besides: a message the sending rules suppressed says so there, with its
+// reason. The workflow sees Output; the history gets Note.
+type Noted struct {
+	Output any
+	Note   Note
+}
+
+// Note is a line a call adds to its instance's history: an entry of Type
+// (such as "message.suppressed") with Detail, for the call's task.
+type Note struct {
+	Type   string `json:"type"`
+	Detail any    `json:"detail,omitempty"`
+}
+
+// Unwrap splits what a connector returned into the output the workflow sees
+// and the note for the history, if any.
+func Unwrap(out any) (any, *Note) {
+	switch n := out.(type) {
+	case Noted:
+		return n.Output, &n.Note
+	case *Noted:
+		if n == nil {
+			return nil, nil
+		}
+		return n.Output, &n.Note
+	}
+	return out, nil
+}

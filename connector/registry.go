@@ -50,11 +50,45 @@ type Registry struct {
 	kinds    map[string]Connector
 	builtins map[string]*Builtin // by name
 	funcs    map[string]Connector
+	// around are the interceptors of built-ins by name, outermost first.
+	around map[string][]Interceptor
+}
+
+// Interceptor stands in front of the connectors of some built-ins: it sees
+// every call of them and decides whether, when and how next performs it
+// (the sending rules in front of email.send and sms.send). It stays in
+// front when a connector is replaced and in a Twin, so that a recording
+// twin sees the same rules as the live connectors.
+type Interceptor interface {
+	Intercept(ctx context.Context, req Request, next Connector) (any, error)
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{kinds: map[string]Connector{}, builtins: map[string]*Builtin{}, funcs: map[string]Connector{}}
+	return &Registry{kinds: map[string]Connector{}, builtins: map[string]*Builtin{}, funcs: map[string]Connector{}, around: map[string][]Interceptor{}}
+}
+
+// Intercept puts i in front of the named built-ins, inside the
+// interceptors put there before. Nil does nothing.
+func (r *Registry) Intercept(i Interceptor, functions ...string) {
+	if i == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range functions {
+		r.around[f] = append(r.around[f], i)
+	}
+}
+
+// intercepted is a connector behind an interceptor.
+type intercepted struct {
+	i    Interceptor
+	next Connector
+}
+
+func (c intercepted) Call(ctx context.Context, req Request) (any, error) {
+	return c.i.Intercept(ctx, req, c.next)
 }
 
 // Handle registers the connector for a call kind (KindHTTP, KindOpenAPI…).
@@ -161,10 +195,15 @@ func (r *Registry) connectorFor(req Request) (Connector, error) {
 		return nil, NotFound(req)
 	}
 	name, _, _ := ParseRef(req.Function)
-	if c, ok := r.funcs[name]; ok {
-		return c, nil
+	c, ok := r.funcs[name]
+	if !ok {
+		return nil, NotFound(req)
 	}
-	return nil, NotFound(req)
+	around := r.around[name]
+	for i := len(around) - 1; i >= 0; i-- {
+		c = intercepted{i: around[i], next: c}
+	}
+	return c, nil
 }
 
 // ParseRef splits a function reference NAME[:VERSION][@CATALOG].
@@ -206,7 +245,8 @@ func (r *Registry) Names() []string {
 
 // Twin returns a registry with the same call kinds and built-in
 // declarations as r, every one performed by c: the recording twin of the
-// live connectors, for tests and pretests.
+// live connectors, for tests and pretests. Interceptors stay in front of
+// it, as they are in front of the live ones.
 func (r *Registry) Twin(c Connector) *Registry {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -217,6 +257,9 @@ func (r *Registry) Twin(c Connector) *Registry {
 	for n, b := range r.builtins {
 		t.builtins[n] = b
 		t.funcs[n] = c
+	}
+	for n, list := range r.around {
+		t.around[n] = slices.Clone(list)
 	}
 	return t
 }

@@ -67,3 +67,62 @@ func TestDecodeArgsRefusesUnknownProperties(t *testing.T) {
 	require.ErrorContains(t, err, "email.send")
 	require.ErrorContains(t, err, "too")
 }
+
+// tag is an interceptor that marks the arguments it passes on, or answers
+// itself when told to.
+type tag struct {
+	name   string
+	answer bool
+}
+
+func (i tag) Intercept(ctx context.Context, req connector.Request, next connector.Connector) (any, error) {
+	if i.answer {
+		return "answered by " + i.name, nil
+	}
+	req.Args = req.Args.(string) + "+" + i.name
+	return next.Call(ctx, req)
+}
+
+func TestInterceptorsStayInFrontOfReplacedConnectorsAndTwins(t *testing.T) {
+	t.Parallel()
+	reg := connector.NewRegistry()
+	echo := connector.Func(func(_ context.Context, req connector.Request) (any, error) { return req.Args, nil })
+	require.NoError(t, reg.Define(connector.Builtin{Name: "email.send", Version: "1.0.0"}, echo))
+	require.NoError(t, reg.Define(connector.Builtin{Name: "slack.post", Version: "1.0.0"}, echo))
+	reg.Intercept(tag{name: "outer"}, "email.send")
+	reg.Intercept(tag{name: "inner"}, "email.send")
+	reg.Intercept(nil, "email.send")
+	call := func(r *connector.Registry, fn string) any {
+		out, err := r.Call(context.Background(), connector.Request{Kind: connector.KindFunction, Function: fn, Args: "x"})
+		require.NoError(t, err)
+		return out
+	}
+	require.Equal(t, "x+outer+inner", call(reg, "email.send:1.0.0@default"), "outermost first")
+	require.Equal(t, "x", call(reg, "slack.post"), "only the named built-ins are intercepted")
+
+	require.NoError(t, reg.Replace("email.send", connector.Func(func(_ context.Context, req connector.Request) (any, error) {
+		return "replaced " + req.Args.(string), nil
+	})))
+	require.Equal(t, "replaced x+outer+inner", call(reg, "email.send"))
+
+	twin := reg.Twin(connector.Func(func(_ context.Context, req connector.Request) (any, error) { return "twin " + req.Args.(string), nil }))
+	require.Equal(t, "twin x+outer+inner", call(twin, "email.send"), "a twin sees the same interceptors")
+	require.Equal(t, "twin x", call(twin, "slack.post"))
+
+	twin.Intercept(tag{name: "stop", answer: true}, "slack.post")
+	require.Equal(t, "answered by stop", call(twin, "slack.post"))
+	require.Equal(t, "x", call(reg, "slack.post"), "a twin's interceptors are its own")
+}
+
+func TestUnwrapSplitsANotedOutput(t *testing.T) {
+	t.Parallel()
+	out, note := connector.Unwrap(map[string]any{"a": 1})
+	require.Equal(t, map[string]any{"a": 1}, out)
+	require.Nil(t, note)
+	out, note = connector.Unwrap(connector.Noted{Output: "o", Note: connector.Note{Type: "message.suppressed", Detail: "why"}})
+	require.Equal(t, "o", out)
+	require.Equal(t, &connector.Note{Type: "message.suppressed", Detail: "why"}, note)
+	out, note = connector.Unwrap(&connector.Noted{Output: "p", Note: connector.Note{Type: "t"}})
+	require.Equal(t, "p", out)
+	require.Equal(t, "t", note.Type)
+}

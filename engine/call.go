@@ -64,6 +64,9 @@ func (r *run) call(f *Frame, item *dsl.TaskItem, sc *scope) outcome {
 	if fn, ok := r.function(c.Call); ok {
 		return r.callFunction(f, item, fn, sc)
 	}
+	if f.Result != nil && f.Result.Note != nil {
+		r.history(f.Result.Note.Type, item.Path, item.Name, f.Result.Note.Detail, nil)
+	}
 	if out, ok := takeResult(f); ok {
 		return out
 	}

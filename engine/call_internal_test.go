@@ -72,3 +72,27 @@ func TestTheLocalRunnerWaitsOutADeferredCall(t *testing.T) {
 	require.Equal(t, "sent", res.Instance.Output)
 	require.Equal(t, []time.Time{start, start.Add(10 * time.Hour), start.Add(10*time.Hour + time.Second)}, at)
 }
+
+func TestTheLocalRunnerWritesACallsNoteInTheHistory(t *testing.T) {
+	t.Parallel()
+	vc := clock.NewVirtual(time.Date(2026, 12, 4, 22, 0, 0, 0, time.UTC))
+	reg := connector.NewRegistry()
+	reg.Handle(connector.KindHTTP, connector.Func(func(context.Context, connector.Request) (any, error) {
+		return connector.Noted{Output: "skipped", Note: connector.Note{Type: "message.suppressed", Detail: map[string]any{"reason": "converted"}}}, nil
+	}))
+	wf, err := dsl.Load("t.yaml", []byte("document: {dsl: '1.0.3', namespace: t, name: t, version: '1.0.0'}\ndo:\n  - send:\n      call: http\n      with: {method: post, endpoint: 'https://sms.example/send'}\n"))
+	require.NoError(t, err)
+	l := &Local{Engine: New(vc), Connectors: reg, Virtual: vc}
+	res, err := l.Run(context.Background(), wf, nil)
+	require.NoError(t, err)
+	require.Equal(t, "skipped", res.Instance.Output)
+	var types []string
+	for _, h := range res.History {
+		types = append(types, h.Type)
+		if h.Type == "message.suppressed" {
+			require.Equal(t, "/do/0/send", h.Task)
+			require.Equal(t, map[string]any{"reason": "converted"}, h.Detail)
+		}
+	}
+	require.Equal(t, []string{"workflow.started", "task.started", "message.suppressed", "task.completed", "workflow.completed"}, types)
+}

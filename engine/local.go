@@ -126,7 +126,8 @@ func (l *Local) next(ctx context.Context, wf *dsl.Workflow, in *Instance, st *lo
 		if err != nil {
 			return Completion{Effect: eff.ID, Error: problem.As(err)}, nil
 		}
-		return Completion{Effect: eff.ID, Output: out}, nil
+		out, note := connector.Unwrap(out)
+		return Completion{Effect: eff.ID, Output: out, Note: note}, nil
 	}
 	if c, ok := l.matchEvent(ctx, wf, st, events); ok {
 		return c, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/storeflow/storeflow/connector"
 	"github.com/storeflow/storeflow/problem"
 )
 
@@ -165,6 +166,10 @@ type Completion struct {
 	// Seq is the event's position in the runtime's log. Events reach a
 	// listen in log order; one delivered twice (after a crash) is ignored.
 	Seq int64 `json:"seq,omitempty"`
+	// Note is a line the call asks for in the instance's history (a
+	// suppressed message and its reason), written when the task takes the
+	// output.
+	Note *connector.Note `json:"note,omitempty"`
 }
 
 // EffectKind names what the runtime must do for an effect.

@@ -218,3 +218,28 @@ func TestADeferredCallIsMadeAgainLaterWithTheSameKey(t *testing.T) {
 	require.Equal(t, got[0].Attempt, got[1].Attempt, "a deferral is no failed attempt")
 	require.False(t, got[1].At.Before(epoch.Add(time.Hour)), "made again at %s, not before its time", got[1].At)
 }
+
+func TestANotedOutputLeavesItsNoteInTheHistory(t *testing.T) {
+	t.Parallel()
+	rec := recording.New()
+	rec.Handle("log", func(_ context.Context, req connector.Request) (any, error) {
+		return connector.Noted{Output: map[string]any{"suppressed": true}, Note: connector.Note{Type: "message.suppressed", Detail: map[string]any{"reason": "no-consent"}}}, nil
+	})
+	h := newHarnessWith(t, func(o *runtime.Options) { o.Connectors = rec.Twin(catalog.Default(catalog.Options{})) })
+	h.put(logFlow)
+	id, err := h.rt.Start(context.Background(), engine.WorkflowRef{Namespace: "shop", Name: "logs"}, map[string]any{"cart": "c-1"})
+	require.NoError(t, err)
+	h.eventually("the instance completes", func() bool { return h.state(id).Status == engine.StatusCompleted })
+	require.Equal(t, map[string]any{"suppressed": true}, h.state(id).Output, "the workflow sees the output")
+	hist, err := h.st.History(context.Background(), id)
+	require.NoError(t, err)
+	var notes []string
+	for _, e := range hist {
+		if e.Type == "message.suppressed" {
+			notes = append(notes, e.Task+" "+string(e.Data))
+		}
+	}
+	require.Len(t, notes, 2, "one per call")
+	require.Contains(t, notes[0], "/do/0/note")
+	require.Contains(t, notes[0], `"reason":"no-consent"`)
+}

@@ -170,7 +170,8 @@ func (r *Runtime) perform(ctx context.Context, o store.OutboxItem) error {
 			}
 			return nil
 		}
-		c := engine.Completion{Effect: eff.ID, Output: out}
+		out, note := connector.Unwrap(out)
+		c := engine.Completion{Effect: eff.ID, Output: out, Note: note}
 		if err != nil {
 			c = engine.Completion{Effect: eff.ID, Error: problem.As(err)}
 		}

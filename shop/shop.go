@@ -166,8 +166,16 @@ type Segments struct {
 	LapsedDays int `json:"lapsedDays,omitempty"`
 }
 
-// Duration is a time.Duration written as "16h" in JSON.
-type Duration struct{ time.Duration }
+// Duration is a time.Duration written as "16h" in JSON. A duration written
+// as "0s" is kept as a deliberate zero (a rule turned off), not taken for
+// an unset one that gets the default.
+type Duration struct {
+	time.Duration
+	zero bool
+}
+
+// Off is a duration set to zero on purpose: the rule it bounds is off.
+func Off() Duration { return Duration{zero: true} }
 
 // MarshalJSON writes the duration as Go writes it ("16h0m0s").
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
@@ -182,12 +190,12 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err != nil || v < 0 {
 		return fmt.Errorf("duration %q: write it as \"16h\", \"90m\" or \"0s\"", s)
 	}
-	d.Duration = v
+	d.Duration, d.zero = v, v == 0
 	return nil
 }
 
-// IsZero reports an unset duration (omitzero).
-func (d Duration) IsZero() bool { return d.Duration == 0 }
+// IsZero reports an unset duration (omitzero); a deliberate "0s" is set.
+func (d Duration) IsZero() bool { return d.Duration == 0 && !d.zero }
 
 // Defaults of the sending rules and segments.
 const (
@@ -254,10 +262,10 @@ func (s *Shop) Normalize() {
 			m.BaseURL = "https://api.twilio.com"
 		}
 	}
-	if s.Sending.SmartSendingEmail.Duration == 0 {
+	if s.Sending.SmartSendingEmail.IsZero() {
 		s.Sending.SmartSendingEmail.Duration = DefaultEmailSmartSending
 	}
-	if s.Sending.SmartSendingSMS.Duration == 0 {
+	if s.Sending.SmartSendingSMS.IsZero() {
 		s.Sending.SmartSendingSMS.Duration = DefaultSMSSmartSending
 	}
 	if q := &s.Sending.QuietHours; q.Start == "" && q.End == "" {

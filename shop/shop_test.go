@@ -74,6 +74,17 @@ func TestValidateNamesEachProblem(t *testing.T) {
 	require.Equal(t, 16*time.Hour, s.Sending.SmartSendingEmail.Duration)
 	require.Equal(t, shop.QuietHours{Start: "21:00", End: "08:00"}, s.Sending.QuietHours)
 
+	var off shop.Shop
+	require.NoError(t, json.Unmarshal([]byte(`{"sending":{"smartSendingSms":"0s","smartSendingEmail":"2h"}}`), &off))
+	off.Normalize()
+	require.Equal(t, time.Duration(0), off.Sending.SmartSendingSMS.Duration, "0s turns smart sending off")
+	require.Equal(t, 2*time.Hour, off.Sending.SmartSendingEmail.Duration)
+	b, err := json.Marshal(off.Sending)
+	require.NoError(t, err)
+	var again shop.Sending
+	require.NoError(t, json.Unmarshal(b, &again))
+	require.Equal(t, off.Sending, again, "a deliberate 0s survives storing: %s", b)
+
 	w := shop.Shop{ID: "woo", Platform: "woocommerce", SiteURL: "https://Shop.Example/", Currency: "USD", Webhooks: shop.Webhooks{Secret: "s"}}
 	w.Normalize()
 	require.Empty(t, w.Validate())

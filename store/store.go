@@ -24,6 +24,8 @@ type Store interface {
 	Webhooks
 	Followers
 	Analytics
+	MessageLog
+	ContactFacts
 	Close() error
 }
 

@@ -220,18 +220,25 @@ func (s *Store) Prune(ctx context.Context, olderThan time.Time) (store.Pruned, e
 			}
 		}
 	}
-	// Webhook deliveries are not partitioned: the raw bodies of webhooks go
-	// with their events, in batches.
-	for {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE received_at < $1 LIMIT 1000)`, cutoff)
-		if err != nil {
-			return out, fmt.Errorf("prune webhook deliveries: %w", err)
-		}
-		out.Rows += tag.RowsAffected()
-		if tag.RowsAffected() < 1000 {
-			return out, nil
+	// Webhook deliveries and the message log are not partitioned: the raw
+	// bodies of webhooks go with their events, messages with the history,
+	// in batches.
+	for _, q := range []struct{ table, query string }{
+		{"webhook deliveries", `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE received_at < $1 LIMIT 1000)`},
+		{"messages", `DELETE FROM messages WHERE key IN (SELECT key FROM messages WHERE at < $1 LIMIT 1000)`},
+	} {
+		for {
+			tag, err := s.pool.Exec(ctx, q.query, cutoff)
+			if err != nil {
+				return out, fmt.Errorf("prune %s: %w", q.table, err)
+			}
+			out.Rows += tag.RowsAffected()
+			if tag.RowsAffected() < 1000 {
+				break
+			}
 		}
 	}
+	return out, nil
 }
 
 // dropPartitions drops, in one transaction, a table's partitions that end at

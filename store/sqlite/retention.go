@@ -28,6 +28,7 @@ func (s *Store) Prune(ctx context.Context, olderThan time.Time) (store.Pruned, e
 		{"events", `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE received_at < ? LIMIT ?)`},
 		{"history", `DELETE FROM history WHERE rowid IN (SELECT rowid FROM history WHERE time < ? LIMIT ?)`},
 		{"webhook_deliveries", `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE received_at < ? LIMIT ?)`},
+		{"messages", `DELETE FROM messages WHERE key IN (SELECT key FROM messages WHERE at < ? LIMIT ?)`},
 	} {
 		for {
 			res, err := s.w.exec(ctx, q.query, cutoff, pruneBatch)

@@ -32,8 +32,19 @@ func testPrune(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.NoError(t, res[0])
 
+	require.NoError(t, s.PutMessage(ctx, message("old/1", "m-old", old)))
+	require.NoError(t, s.PutMessage(ctx, message("new/1", "m-new", now)))
+	require.NoError(t, s.AddContactFacts(ctx, "facts", 1, []store.ContactFact{{Shop: "acme", Key: "email:ada@example.com",
+		Kind: store.FactConsent, Seq: 1, OccurredAt: old, Channel: "email", State: "unsubscribed"}}))
+
 	_, err = p.Prune(ctx, now.Add(-5*7*24*time.Hour))
 	require.NoError(t, err)
+
+	msgs, err := s.ListMessages(ctx, store.MessageQuery{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"new/1"}, messageKeys(msgs), "the message log goes with the history")
+	_, err = s.LatestConsent(ctx, "acme", "email:ada@example.com", "email")
+	require.NoError(t, err, "a consent outlives the event that recorded it")
 
 	evs, err := s.ReadEvents(ctx, 0, "", 10)
 	require.NoError(t, err)

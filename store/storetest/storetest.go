@@ -40,6 +40,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"FollowerCommits":       testFollowerCommits,
 		"FollowerRace":          testFollowerRace,
 		"EventKeys":             testEventKeys,
+		"Messages":              testMessages,
+		"ContactFacts":          testContactFacts,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
