@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -104,8 +105,15 @@ func Compile(src string, vars []string) (*Expr, error) {
 		}
 		return nil, ce
 	}
+	if query, err = instrument(query); err != nil {
+		return nil, &CompileError{Expr: src, Offset: -1, Msg: err.Error()}
+	}
 	all := scopeVars(vars)
-	code, err := gojq.Compile(query, gojq.WithVariables(all), gojq.WithEnvironLoader(func() []string { return nil }))
+	opts := append([]gojq.CompilerOption{
+		gojq.WithVariables(append(slices.Clone(all), stateVar)),
+		gojq.WithEnvironLoader(func() []string { return nil }),
+	}, guardOptions...)
+	code, err := gojq.Compile(query, opts...)
 	if err != nil {
 		msg := err.Error()
 		if strings.Contains(msg, "variable not defined") {
@@ -136,14 +144,31 @@ func scopeVars(vars []string) []string {
 }
 
 // Eval runs the expression and returns its first result (nil when it
-// produces none).
+// produces none). The evaluation is bounded by the Limits of ctx (see
+// WithLimits); past one it fails with a *LimitError.
 func (e *Expr) Eval(ctx context.Context, input any, vars map[string]any) (any, error) {
-	values := make([]any, len(e.vars))
+	return e.eval(newEvaluation(ctx), input, vars)
+}
+
+func (e *Expr) eval(ev *evaluation, input any, vars map[string]any) (out any, err error) {
+	// read is the size of the data the expression is given: a result may
+	// hold all of it besides what it builds.
+	var read int64
+	values := make([]any, len(e.vars)+1)
 	for i, name := range e.vars {
-		values[i] = Normalize(vars[name])
+		values[i] = normalize(vars[name], &read)
 	}
-	iter := e.code.RunWithContext(ctx, Normalize(input), values...)
-	v, ok := iter.Next()
+	values[len(e.vars)] = ev
+	in := normalize(input, &read)
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, &EvalError{Expr: e.src, Err: fmt.Errorf("internal error: %v", p)}
+		}
+	}()
+	v, ok := e.code.RunWithContext(ev, in, values...).Next()
+	if ev.err != nil {
+		return nil, &EvalError{Expr: e.src, Err: ev.err}
+	}
 	if !ok {
 		return nil, nil
 	}
@@ -153,6 +178,12 @@ func (e *Expr) Eval(ctx context.Context, input any, vars map[string]any) (any, e
 			return nil, nil
 		}
 		return nil, &EvalError{Expr: e.src, Err: err}
+	}
+	max := ev.limits.MaxSize + read
+	if n, deep := deepSize(v, max); deep {
+		return nil, &EvalError{Expr: e.src, Err: ev.failFixed(fmt.Sprintf("its result nests deeper than %d levels", maxDepth), maxDepth)}
+	} else if n > max {
+		return nil, &EvalError{Expr: e.src, Err: ev.fail(fmt.Sprintf("its result is more than %s larger than the data it reads", FormatSize(ev.limits.MaxSize)))}
 	}
 	return fromJQ(v), nil
 }
@@ -206,20 +237,36 @@ func fromJQ(v any) any {
 // map[string]any, []any, string, bool, nil, int or float64. Other numeric
 // types, json.Number, typed maps and slices, and structs (through JSON) are
 // converted; integral floats stay float64.
-func Normalize(v any) any {
+func Normalize(v any) any { return normalize(v, nil) }
+
+// normalize is Normalize that adds the size of v to *size when size is not
+// nil.
+func normalize(v any, size *int64) any {
 	switch x := v.(type) {
 	case nil, string, bool, int, float64:
+		if size != nil {
+			*size += shallowSize(v)
+		}
 		return v
 	case map[string]any:
+		if size != nil {
+			*size += 48
+		}
 		for k, val := range x {
-			if n := Normalize(val); !same(n, val) {
+			if size != nil {
+				*size += memberCost + int64(len(k))
+			}
+			if n := normalize(val, size); !same(n, val) {
 				x[k] = n
 			}
 		}
 		return x
 	case []any:
+		if size != nil {
+			*size += 24 + elementCost*int64(len(x))
+		}
 		for i, val := range x {
-			if n := Normalize(val); !same(n, val) {
+			if n := normalize(val, size); !same(n, val) {
 				x[i] = n
 			}
 		}
@@ -249,7 +296,7 @@ func Normalize(v any) any {
 		return float64(x)
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
-			return Normalize(i)
+			return normalize(i, size)
 		}
 		f, _ := x.Float64()
 		return f
@@ -270,7 +317,7 @@ func Normalize(v any) any {
 	case map[any]any:
 		m := make(map[string]any, len(x))
 		for k, val := range x {
-			m[fmt.Sprint(k)] = Normalize(val)
+			m[fmt.Sprint(k)] = normalize(val, size)
 		}
 		return m
 	}
@@ -279,14 +326,14 @@ func Normalize(v any) any {
 	case reflect.Slice, reflect.Array:
 		s := make([]any, rv.Len())
 		for i := range s {
-			s[i] = Normalize(rv.Index(i).Interface())
+			s[i] = normalize(rv.Index(i).Interface(), size)
 		}
 		return s
 	case reflect.Map:
 		if rv.Type().Key().Kind() == reflect.String {
 			m := make(map[string]any, rv.Len())
 			for _, k := range rv.MapKeys() {
-				m[k.String()] = Normalize(rv.MapIndex(k).Interface())
+				m[k.String()] = normalize(rv.MapIndex(k).Interface(), size)
 			}
 			return m
 		}
@@ -302,7 +349,7 @@ func Normalize(v any) any {
 	if err := dec.Decode(&out); err != nil {
 		return fmt.Sprint(v)
 	}
-	return Normalize(out)
+	return normalize(out, size)
 }
 
 func uintValue(u uint64) any {

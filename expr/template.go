@@ -14,7 +14,7 @@ type Template struct {
 }
 
 type node interface {
-	eval(ctx context.Context, input any, vars map[string]any) (any, error)
+	eval(ev *evaluation, input any, vars map[string]any) (any, error)
 }
 
 type constNode struct{ v any }
@@ -28,20 +28,21 @@ type mapNode struct {
 }
 type listNode []node
 
-func (n constNode) eval(context.Context, any, map[string]any) (any, error) { return deepCopy(n.v), nil }
+func (n constNode) eval(*evaluation, any, map[string]any) (any, error) { return deepCopy(n.v), nil }
 
-func (n exprNode) eval(ctx context.Context, input any, vars map[string]any) (any, error) {
-	v, err := n.e.Eval(ctx, input, vars)
-	if err != nil && n.fallback != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+func (n exprNode) eval(ev *evaluation, input any, vars map[string]any) (any, error) {
+	v, err := n.e.eval(ev, input, vars)
+	var limit *LimitError
+	if err != nil && n.fallback != nil && ev.err == nil && !errors.As(err, &limit) {
 		return *n.fallback, nil
 	}
 	return v, err
 }
 
-func (n mapNode) eval(ctx context.Context, input any, vars map[string]any) (any, error) {
+func (n mapNode) eval(ev *evaluation, input any, vars map[string]any) (any, error) {
 	out := make(map[string]any, len(n.keys))
 	for i, k := range n.keys {
-		v, err := n.vals[i].eval(ctx, input, vars)
+		v, err := n.vals[i].eval(ev, input, vars)
 		if err != nil {
 			return nil, err
 		}
@@ -50,10 +51,10 @@ func (n mapNode) eval(ctx context.Context, input any, vars map[string]any) (any,
 	return out, nil
 }
 
-func (n listNode) eval(ctx context.Context, input any, vars map[string]any) (any, error) {
+func (n listNode) eval(ev *evaluation, input any, vars map[string]any) (any, error) {
 	out := make([]any, len(n))
 	for i, el := range n {
-		v, err := el.eval(ctx, input, vars)
+		v, err := el.eval(ev, input, vars)
 		if err != nil {
 			return nil, err
 		}
@@ -137,9 +138,13 @@ func compileNode(v any, mode Mode, vars []string, konst *bool, depth int) (node,
 	return constNode{v: v}, nil
 }
 
-// Eval evaluates the template into a new value.
+// Eval evaluates the template into a new value. Its expressions share one
+// evaluation's Limits (see Expr.Eval).
 func (t *Template) Eval(ctx context.Context, input any, vars map[string]any) (any, error) {
-	return t.root.eval(ctx, input, vars)
+	if t.konst {
+		return t.root.eval(nil, input, vars)
+	}
+	return t.root.eval(newEvaluation(ctx), input, vars)
 }
 
 // IsConst reports whether the template holds no expression.
