@@ -9,7 +9,7 @@ import (
 
 // settings are a shop's sending rules, defaults filled in.
 type settings struct {
-	smartEmail, smartSMS time.Duration
+	emailWindow, smsWindow time.Duration
 	quiet                *quietHours // nil: none
 	ratePerMinute        int
 	loc                  *time.Location
@@ -23,8 +23,8 @@ func settingsOf(sh *shop.Shop) (settings, error) {
 		sh = &shop.Shop{}
 	}
 	s := sh.Sending // a copy: the defaults filled here stay here
-	out := settings{smartEmail: window(s.SmartSendingEmail, shop.DefaultEmailSmartSending),
-		smartSMS: window(s.SmartSendingSMS, shop.DefaultSMSSmartSending), ratePerMinute: s.RatePerMinute, country: sh.Country, loc: time.UTC}
+	out := settings{emailWindow: window(s.SmartSendingEmail, shop.DefaultEmailSmartSending),
+		smsWindow: window(s.SmartSendingSMS, shop.DefaultSMSSmartSending), ratePerMinute: s.RatePerMinute, country: sh.Country, loc: time.UTC}
 	if sh.TimeZone != "" {
 		loc, err := time.LoadLocation(sh.TimeZone)
 		if err != nil {
@@ -57,9 +57,9 @@ func window(d shop.Duration, def time.Duration) time.Duration {
 // smartWindow is the smart-sending window of a channel (0: off).
 func (s settings) smartWindow(channel string) time.Duration {
 	if channel == ChannelSMS {
-		return s.smartSMS
+		return s.smsWindow
 	}
-	return s.smartEmail
+	return s.emailWindow
 }
 
 // quietHours is a daily span of local time, in minutes after midnight;
