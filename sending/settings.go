@@ -10,10 +10,10 @@ import (
 // settings are a shop's sending rules, defaults filled in.
 type settings struct {
 	emailWindow, smsWindow time.Duration
-	quiet                *quietHours // nil: none
-	ratePerMinute        int
-	loc                  *time.Location
-	country              string
+	quiet                  *quietHours // nil: none
+	ratePerMinute          int
+	loc                    *time.Location
+	country                string
 }
 
 // settingsOf reads a shop's rules; a call without a shop gets the
