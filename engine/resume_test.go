@@ -290,14 +290,28 @@ func TestCancelSuspendResume(t *testing.T) {
 	require.Equal(t, engine.StatusCompleted, in.Status)
 	require.Equal(t, map[string]any{"done": true}, in.Output)
 
+	// The timer delivered again (a repeat after a crash) changes nothing.
+	again := e.Resume(ctx, wf, in, engine.Completion{Effect: timer.ID})
+	require.Equal(t, engine.StatusCompleted, in.Status)
+	require.Empty(t, again.Effects)
+	require.Empty(t, again.History)
+
 	tr = e.Start(ctx, wf, "i-2", nil)
 	in = tr.Instance
+	own := tr.Effects[0]
+	require.Equal(t, engine.EffectTimer, own.Kind)
+	require.Contains(t, in.Pending, own.ID, "i-2 waits on its own timer")
 	tr = e.Cancel(ctx, wf, in, "customer bought elsewhere")
 	require.Equal(t, engine.StatusCancelled, in.Status)
 	require.Equal(t, engine.EffectCancel, tr.Effects[0].Kind)
-	// A late completion changes nothing.
-	e.Resume(ctx, wf, in, engine.Completion{Effect: timer.ID})
+	require.Equal(t, own.ID, tr.Effects[0].Cancels)
+	// Its own timer, fired before the cancel withdrew it, completes late:
+	// that changes nothing.
+	late := e.Resume(ctx, wf, in, engine.Completion{Effect: own.ID})
 	require.Equal(t, engine.StatusCancelled, in.Status)
+	require.Empty(t, late.Effects)
+	require.Empty(t, late.History)
+	require.Nil(t, in.Output)
 }
 
 func TestRunawayLoopFaults(t *testing.T) {

@@ -26,15 +26,16 @@ import (
 var epoch = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 type harness struct {
-	t     *testing.T
-	st    store.Store
-	vc    *clock.Virtual
-	rt    *runtime.Runtime
-	stop  context.CancelFunc
-	done  chan error
-	mu    sync.Mutex
-	calls []string // idempotency keys seen by the sink
-	sink  *httptest.Server
+	t      *testing.T
+	st     store.Store
+	vc     *clock.Virtual
+	rt     *runtime.Runtime
+	stop   context.CancelFunc
+	done   chan error
+	mu     sync.Mutex
+	calls  []string // idempotency keys seen by the sink
+	bodies []string // the bodies of those calls
+	sink   *httptest.Server
 	// configure, when set, adjusts the options of every runtime started.
 	configure func(*runtime.Options)
 }
@@ -50,6 +51,7 @@ func newHarnessWith(t *testing.T, configure func(*runtime.Options)) *harness {
 		body, _ := io.ReadAll(r.Body)
 		h.mu.Lock()
 		h.calls = append(h.calls, r.Header.Get("Idempotency-Key"))
+		h.bodies = append(h.bodies, string(body))
 		h.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"sent":true,"body":%q}`, body)
@@ -189,13 +191,22 @@ func TestEventToCompletion(t *testing.T) {
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	// At least once: a call cut short by the shutdown is made again after
-	// the restart, with the same idempotency key.
-	keys := map[string]bool{}
-	for _, k := range h.calls {
-		keys[k] = true
+	// One reminder per cart, each with a key of its own; a call made again
+	// (cut short by the shutdown) keeps its key, which
+	// TestRepeatedCallKeepsItsKey and TestShutdownHandsBackInFlightCalls
+	// prove for certain.
+	require.Len(t, h.calls, len(h.bodies))
+	keyOf := map[string]string{}
+	for i, k := range h.calls {
+		var body struct{ Cart string }
+		require.NoError(t, json.Unmarshal([]byte(h.bodies[i]), &body))
+		if prev, ok := keyOf[body.Cart]; ok {
+			require.Equal(t, prev, k, "a repeated reminder for cart %s keeps its key", body.Cart)
+		}
+		keyOf[body.Cart] = k
 	}
-	require.Len(t, keys, 2, "one reminder per cart, by idempotency key")
+	require.Len(t, keyOf, 2, "a reminder for each cart")
+	require.NotEqual(t, keyOf["c1"], keyOf["c2"], "two calls, two keys")
 	hist, err := h.st.History(context.Background(), done.ID)
 	require.NoError(t, err)
 	require.Equal(t, "workflow.started", hist[0].Type)
@@ -378,7 +389,12 @@ func TestShutdownHandsBackInFlightCalls(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	var calls atomic.Int32
+	var keysMu sync.Mutex
+	var keys []string
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		keysMu.Lock()
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		keysMu.Unlock()
 		if calls.Add(1) == 1 {
 			<-r.Context().Done() // the first attempt hangs until shutdown cuts it
 			return
@@ -405,4 +421,8 @@ do:
 	h.start()
 	h.eventually("the call is made again and completes", func() bool { return h.state(id).Status == engine.StatusCompleted })
 	require.Equal(t, int32(2), calls.Load())
+	keysMu.Lock()
+	defer keysMu.Unlock()
+	require.NotEmpty(t, keys[0])
+	require.Equal(t, keys[0], keys[1], "the call made again after the restart keeps its idempotency key")
 }

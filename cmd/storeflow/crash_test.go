@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,10 +37,43 @@ type sinkRecorder struct {
 	// (or a repeat after a crash, which the cluster test rules out).
 	inflight map[string]int
 	overlaps []string
+	rng      *seeded
 }
 
-func newSink() *sinkRecorder {
-	return &sinkRecorder{applied: map[string]string{}, perOrder: map[string][]string{}, inflight: map[string]int{}}
+func newSink(rng *seeded) *sinkRecorder {
+	return &sinkRecorder{applied: map[string]string{}, perOrder: map[string][]string{}, inflight: map[string]int{}, rng: rng}
+}
+
+// seedEnv replays a randomized test: set it to the seed a failed run
+// logged to make the same random choices (kill times, event order,
+// service delays) again.
+const seedEnv = "STOREFLOW_TEST_SEED"
+
+// seeded is the randomness of a randomized test, safe for concurrent use:
+// seeded from STOREFLOW_TEST_SEED when set, else from the clock, and the
+// seed logged, so that a failure can be replayed.
+type seeded struct {
+	mu sync.Mutex
+	r  *rand.Rand
+}
+
+func newSeeded(t *testing.T) *seeded {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv(seedEnv); v != "" {
+		var err error
+		seed, err = strconv.ParseUint(v, 10, 64)
+		require.NoError(t, err, "%s must be a seed a run logged", seedEnv)
+	}
+	t.Logf("random seed %d: replay with %s=%d go test -run '^%s$' ./cmd/storeflow/", seed, seedEnv, seed, t.Name())
+	return &seeded{r: rand.New(rand.NewPCG(seed, seed^0x5eed))}
+}
+
+// IntN returns a number in [0, n).
+func (s *seeded) IntN(n int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.r.IntN(n)
 }
 
 func (s *sinkRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +90,7 @@ func (s *sinkRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	// A slow service widens the window between a call and its recorded
 	// completion, where a crash makes the runtime repeat the call.
-	time.Sleep(time.Duration(50+rand.IntN(150)) * time.Millisecond)
+	time.Sleep(time.Duration(50+s.rng.IntN(150)) * time.Millisecond)
 	key := r.Header.Get("Idempotency-Key")
 	s.mu.Lock()
 	s.inflight[b.Order]--
@@ -215,15 +250,16 @@ func TestCrashSafety(t *testing.T) {
 		t.Skip("starts and kills real server processes")
 	}
 	t.Parallel()
+	rng := newSeeded(t)
 	bin := buildBinary(t)
-	rec := newSink()
+	rec := newSink(rng)
 	sink := httptest.NewServer(rec)
 	defer sink.Close()
 	dataDir := t.TempDir()
 	addr := freeAddr(t)
 
 	const orders = 40
-	feed := newOrderFeed(orders)
+	feed := newOrderFeed(orders, rng)
 	n := startNode(t, bin, dataDir, addr)
 	sendSome := func(n *node, stop <-chan struct{}) { feed.send(func() string { return n.addr }, stop) }
 	resp, err := http.Post("http://"+addr+"/v1/workflows", "application/yaml", strings.NewReader(fmt.Sprintf(crashFlow, sink.URL)))
@@ -236,7 +272,7 @@ func TestCrashSafety(t *testing.T) {
 		stop := make(chan struct{})
 		done := make(chan struct{})
 		go func() { sendSome(n, stop); close(done) }()
-		time.Sleep(time.Duration(150+rand.IntN(600)) * time.Millisecond)
+		time.Sleep(time.Duration(150+rng.IntN(600)) * time.Millisecond)
 		n.kill()
 		kills++
 		close(stop)
@@ -258,10 +294,11 @@ func TestCrashSafety(t *testing.T) {
 type orderFeed struct {
 	mu                         sync.Mutex
 	pendingOrders, pendingPaid map[int]bool
+	rng                        *seeded
 }
 
-func newOrderFeed(orders int) *orderFeed {
-	f := &orderFeed{pendingOrders: map[int]bool{}, pendingPaid: map[int]bool{}}
+func newOrderFeed(orders int, rng *seeded) *orderFeed {
+	f := &orderFeed{pendingOrders: map[int]bool{}, pendingPaid: map[int]bool{}, rng: rng}
 	for i := range orders {
 		f.pendingOrders[i], f.pendingPaid[i] = true, true
 	}
@@ -286,7 +323,9 @@ func (f *orderFeed) send(addr func() string, stop <-chan struct{}) {
 		if len(next) == 0 {
 			return
 		}
-		pick := next[rand.IntN(len(next))]
+		// Map order is random of its own: sort, so that the seed decides.
+		sort.Strings(next)
+		pick := next[f.rng.IntN(len(next))]
 		kind, num, _ := strings.Cut(pick, ":")
 		var i int
 		_, _ = fmt.Sscanf(num, "%d", &i)
@@ -309,7 +348,7 @@ func (f *orderFeed) send(addr func() string, stop <-chan struct{}) {
 		select {
 		case <-stop:
 			return
-		case <-time.After(time.Duration(10+rand.IntN(40)) * time.Millisecond):
+		case <-time.After(time.Duration(10+f.rng.IntN(40)) * time.Millisecond):
 		}
 	}
 }
