@@ -87,25 +87,31 @@ func (s *Server) listInstances(w http.ResponseWriter, r *http.Request) {
 			*dst = t
 		}
 	}
+	limit := 100
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
 			writeProblem(w, r, http.StatusBadRequest, "Invalid Query", "limit must be a whole number from 1 to 1000")
 			return
 		}
-		query.Limit = n
+		limit = n
 	}
+	// One more than the page tells whether another page follows, so that
+	// a last page that happens to be full has no next.
+	query.Limit = limit + 1
 	list, err := s.cfg.Store.ListInstances(r.Context(), query)
 	if err != nil {
 		storeError(w, r, err)
 		return
 	}
+	more := len(list) > limit
+	list = list[:min(len(list), limit)]
 	out := make([]instanceView, len(list))
 	for i, rec := range list {
 		out[i] = view(rec)
 	}
 	resp := map[string]any{"instances": out}
-	if len(list) > 0 && (query.Limit == 0 && len(list) == 100 || len(list) == query.Limit) {
+	if more {
 		resp["next"] = list[len(list)-1].ID
 	}
 	writeJSON(w, http.StatusOK, resp)

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -284,4 +285,44 @@ func FuzzDecodeEvents(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A page has a next only when another page follows: not on a last page
+// that happens to be full.
+func TestInstancePagesEndWithoutNext(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	status, body, _ := a.do("POST", "/v1/workflows", "application/yaml", welcome)
+	require.Equal(t, http.StatusCreated, status, body)
+	want := map[string]bool{}
+	for range 4 {
+		status, body, _ = a.do("POST", "/v1/instances", "application/json", `{"workflow":{"namespace":"shop","name":"welcome"},"input":[{"data":{"email":"ada@example.com"}}]}`)
+		require.Equal(t, http.StatusCreated, status, body)
+		want[body["id"].(string)] = true
+	}
+	for _, tc := range []struct {
+		limit int
+		pages []int
+	}{{1, []int{1, 1, 1, 1}}, {2, []int{2, 2}}, {3, []int{3, 1}}, {4, []int{4}}, {5, []int{4}}} {
+		seen := map[string]bool{}
+		after := ""
+		for i, size := range tc.pages {
+			status, body, _ := a.do("GET", fmt.Sprintf("/v1/instances?limit=%d&after=%s", tc.limit, after), "", "")
+			require.Equal(t, http.StatusOK, status, body)
+			list := body["instances"].([]any)
+			require.Len(t, list, size, "limit %d, page %d", tc.limit, i+1)
+			for _, in := range list {
+				seen[in.(map[string]any)["id"].(string)] = true
+			}
+			next, ok := body["next"].(string)
+			if i == len(tc.pages)-1 {
+				require.False(t, ok, "limit %d: the last page has no next (%q)", tc.limit, next)
+				break
+			}
+			require.True(t, ok, "limit %d, page %d: another page follows", tc.limit, i+1)
+			require.Equal(t, list[len(list)-1].(map[string]any)["id"], next)
+			after = next
+		}
+		require.Equal(t, want, seen, "limit %d: the pages hold every instance once", tc.limit)
+	}
 }

@@ -52,7 +52,8 @@ type Change struct {
 }
 
 // InstanceQuery filters ListInstances. Results are newest first; After is
-// the ID of the last instance of the previous page.
+// the ID of the last instance of the previous page. Limit is 100 when not
+// set, and at most MaxInstancePage.
 type InstanceQuery struct {
 	Namespace, Name string
 	Status          string
@@ -60,6 +61,10 @@ type InstanceQuery struct {
 	After           string
 	Limit           int
 }
+
+// MaxInstancePage bounds one ListInstances: the API's largest page (1000)
+// and one more, which tells whether another page follows.
+const MaxInstancePage = 1001
 
 // Instances keeps workflow runs: their state, history and, through Commit,
 // everything a transition produced.

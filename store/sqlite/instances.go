@@ -199,9 +199,10 @@ func (s *Store) ListInstances(ctx context.Context, q store.InstanceQuery) ([]sto
 		where, args = append(where, "(created_at, id) < (SELECT created_at, id FROM instances WHERE id = ?)"), append(args, q.After)
 	}
 	limit := q.Limit
-	if limit <= 0 || limit > 1000 {
+	if limit <= 0 {
 		limit = 100
 	}
+	limit = min(limit, store.MaxInstancePage)
 	query := `SELECT ` + instanceColumns + ` FROM instances`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
