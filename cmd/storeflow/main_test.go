@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -35,8 +36,52 @@ func TestValidate(t *testing.T) {
 	require.Equal(t, float64(7), errs[0]["column"])
 	require.Equal(t, "/do/0/getPet/tiemout", errs[0]["path"])
 
+	// Flags may follow the files.
+	code, out, _ = run(t, "validate", "testdata/bad.yaml", "--json")
+	require.Equal(t, 1, code)
+	errs = nil
+	require.NoError(t, json.Unmarshal([]byte(out), &errs), out)
+	require.Len(t, errs, 2)
+	code, out, _ = run(t, "validate", "testdata/greet.yaml", "--json")
+	require.Equal(t, 0, code, out)
+	require.JSONEq(t, `[]`, out)
+
 	code, _, _ = run(t, "validate", "testdata/missing.yaml")
 	require.Equal(t, 1, code)
+}
+
+// Every command answers --help with its usage and exit status 0, and
+// refuses a flag it does not know with status 2.
+func TestEveryCommandHasHelpAndRefusesUnknownFlags(t *testing.T) {
+	t.Parallel()
+	for _, c := range commands() {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			code, out, errOut := run(t, c.name, "--help")
+			require.Equal(t, 0, code, out+errOut)
+			require.Contains(t, out+errOut, "Usage: storeflow "+c.name)
+			code, out, errOut = run(t, c.name, "--no-such-flag")
+			require.Equal(t, 2, code, out+errOut)
+			require.Contains(t, out+errOut, "no-such-flag")
+		})
+	}
+	code, out, _ := run(t, "version")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "storeflow ")
+	code, _, errOut := run(t, "version", "extra")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "takes no arguments")
+}
+
+// What serve --help and the README say of --node's default agree.
+func TestServeHelpAndReadmeAgreeOnNodeDefault(t *testing.T) {
+	t.Parallel()
+	_, _, help := run(t, "serve", "--help")
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	const def = "HOSTNAME/ADDR"
+	require.Contains(t, help, "default "+def)
+	require.Contains(t, string(readme), "(default `"+def+"`")
 }
 
 func TestRun(t *testing.T) {

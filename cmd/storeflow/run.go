@@ -33,7 +33,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var events listFlag
 	fl.Var(&events, "event", "a CloudEvent (inline JSON or @FILE) delivered to the workflow's listens; repeatable")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: storeflow run FILE [--input JSON|@file] [--virtual-clock] [--event JSON|@file]...\n\nRuns the workflow to its end in memory and prints its output as JSON.\nA fault prints the problem details on stderr and exits with status 1.")
+		fmt.Fprintln(stderr, "Usage: storeflow run FILE [--input JSON|@file] [--virtual-clock] [--event JSON|@file]... [--secrets @file] [--workflows DIR] [--timeout D]\n\nRuns the workflow to its end in memory and prints its output as JSON.\nA fault prints the problem details on stderr and exits with status 1.")
 		fl.PrintDefaults()
 	}
 	if code := parseOneArg(fl, args); code >= 0 {
@@ -126,7 +126,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // requires exactly one argument. It returns an exit status when the command
 // must stop, or -1.
 func parseOneArg(fl *flag.FlagSet, args []string) int {
-	if err := fl.Parse(reorderFlags(args)); err != nil {
+	if err := fl.Parse(reorderFlags(fl, args)); err != nil {
 		return flagExit(err)
 	}
 	if fl.NArg() != 1 {
@@ -134,29 +134,6 @@ func parseOneArg(fl *flag.FlagSet, args []string) int {
 		return 2
 	}
 	return -1
-}
-
-// reorderFlags lets flags follow the file name (storeflow run wf.yaml --input …).
-func reorderFlags(args []string) []string {
-	var flags, rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			rest = append(rest, args[i+1:]...)
-			break
-		}
-		if strings.HasPrefix(a, "-") && len(a) > 1 {
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && name != "virtual-clock" && name != "help" && name != "h" && i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-			continue
-		}
-		rest = append(rest, a)
-	}
-	return append(flags, rest...)
 }
 
 // readValue reads inline JSON or @FILE (JSON or YAML) into a JSON-compatible value.

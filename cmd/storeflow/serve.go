@@ -50,7 +50,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	level := fl.String("log-level", envOr("STOREFLOW_LOG_LEVEL", "info"), "debug, info, warn or error (env STOREFLOW_LOG_LEVEL)")
 	workers := fl.Int("workers", 64, "workers advancing instances; each instance is always advanced by one of them")
 	storeURL := fl.String("store", envOr("STOREFLOW_STORE", ""), "postgres://… to keep state in PostgreSQL instead of the embedded SQLite (env STOREFLOW_STORE); several nodes may share one database")
-	node := fl.String("node", envOr("STOREFLOW_NODE", ""), "this node's name among nodes sharing a PostgreSQL store; keep it across restarts (env STOREFLOW_NODE; default host:port)")
+	node := fl.String("node", envOr("STOREFLOW_NODE", ""), "this node's name among nodes sharing a PostgreSQL store; keep it across restarts (env STOREFLOW_NODE; default HOSTNAME/ADDR, such as shop1/127.0.0.1:8080, with --store; local on SQLite)")
 	leaseTTL := fl.Duration("lease-ttl", 10*time.Second, "how long a node's work slots stay its own without renewal: how long a dead node's work waits for the others")
 	retention := fl.String("retention", envOr("STOREFLOW_RETENTION", "0"), "drop events and instance history older than this, e.g. 720h; 0 keeps them forever (env STOREFLOW_RETENTION)")
 	lifecycle := fl.String("lifecycle-events", envOr("STOREFLOW_LIFECYCLE_EVENTS", "workflow"), "lifecycle CloudEvents to record in the event log: none, workflow or all (task events too) (env STOREFLOW_LIFECYCLE_EVENTS)")

@@ -21,10 +21,10 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	fl.SetOutput(stderr)
 	asJSON := fl.Bool("json", false, "print the errors as a JSON array of {file, line, column, path, message}")
 	fl.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: storeflow validate [--json] FILE|DIR...\n\nChecks workflow definitions (.yaml, .yml, .json; directories are searched).\nExit status 0 when all are valid, 1 when any is not.")
+		fmt.Fprintln(stderr, "Usage: storeflow validate [--json] FILE|DIR...\n\nFlags may come before or after the files. Checks workflow definitions (.yaml, .yml, .json; directories are searched).\nExit status 0 when all are valid, 1 when any is not.")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
+	if err := fl.Parse(reorderFlags(fl, args)); err != nil {
 		return flagExit(err)
 	}
 	if fl.NArg() == 0 {
