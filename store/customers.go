@@ -123,6 +123,8 @@ type CustomersTx interface {
 	// CustomersByKeys returns the live profiles of a shop owning any of
 	// the keys, oldest (CreatedSeq) first.
 	CustomersByKeys(ctx context.Context, shop string, keys []CustomerKey) ([]CustomerRecord, error)
+	// Customer returns a profile by ID (ErrNotFound when there is none).
+	Customer(ctx context.Context, id string) (CustomerRecord, error)
 	// PutCustomer creates or replaces a profile and adds its keys.
 	PutCustomer(ctx context.Context, r CustomerRecord) error
 	// MergeCustomer makes from a part of into: from's keys, orders, events

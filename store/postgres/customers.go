@@ -166,6 +166,14 @@ func (c customersTx) CustomersByKeys(ctx context.Context, shop string, keys []st
 		 WHERE k.shop = $1) ORDER BY created_seq, id`, shop, kinds, values)
 }
 
+func (c customersTx) Customer(ctx context.Context, id string) (store.CustomerRecord, error) {
+	r, err := scanCustomer(c.tx.QueryRow(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, fmt.Errorf("customer %s: %w", id, store.ErrNotFound)
+	}
+	return r, err
+}
+
 func (c customersTx) PutCustomer(ctx context.Context, r store.CustomerRecord) error {
 	if _, err := c.tx.Exec(ctx, `INSERT INTO customers (`+customerColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (id) DO UPDATE SET shop = excluded.shop, merged_into = excluded.merged_into, email = excluded.email, phone = excluded.phone,

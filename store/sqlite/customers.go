@@ -164,6 +164,14 @@ func (c customersTx) CustomersByKeys(ctx context.Context, shop string, keys []st
 		(SELECT customer_id FROM customer_keys WHERE shop = ? AND (`+strings.Join(conds, " OR ")+`)) ORDER BY created_seq, id`, args...)
 }
 
+func (c customersTx) Customer(ctx context.Context, id string) (store.CustomerRecord, error) {
+	r, err := scanCustomer(c.tx.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("customer %s: %w", id, store.ErrNotFound)
+	}
+	return r, err
+}
+
 func (c customersTx) PutCustomer(ctx context.Context, r store.CustomerRecord) error {
 	if _, err := c.tx.ExecContext(ctx, `INSERT INTO customers (`+customerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET shop = excluded.shop, merged_into = excluded.merged_into, email = excluded.email, phone = excluded.phone,

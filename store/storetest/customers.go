@@ -118,6 +118,13 @@ func testCustomers(t *testing.T, s store.Store) {
 			return err
 		}
 		require.Equal(t, []string{"c1", "c2"}, customerIDs(found), "oldest first")
+		r, err := tx.Customer(ctx, "c2")
+		if err != nil {
+			return err
+		}
+		require.Equal(t, "+14155550123", r.Phone)
+		_, err = tx.Customer(ctx, "nope")
+		require.ErrorIs(t, err, store.ErrNotFound)
 		if err := tx.MergeCustomer(ctx, "c2", "c1"); err != nil {
 			return err
 		}
