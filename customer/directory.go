@@ -257,3 +257,8 @@ func (d *Directory) ConsentOf(ctx context.Context, shopID, channel, address stri
 	c.History = slices.Clone(c.History)
 	return c, nil
 }
+
+// Messages lists the messages sent to a customer and those suppressed
+// (with the reason), newest first, for the profile API: the sending rules'
+// message log provides it. Its result is shown as it marshals to JSON.
+type Messages func(ctx context.Context, p *Profile, limit int) (any, error)
