@@ -408,3 +408,54 @@ func TestRebuildGivesTheSameProfiles(t *testing.T) {
 		require.JSONEq(t, string(b), string(a))
 	})
 }
+
+// With Sync, a lookup sees every event logged before it: the sending
+// rules see an unsubscription of a moment ago.
+func TestSyncSeesWhatWasJustLogged(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, backends["sqlite"](t))
+	r, err := follower.New(follower.Options{Store: f.st, Poll: time.Hour, Logger: slog.New(slog.DiscardHandler)}, &customer.Projection{Shops: shopOf})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	f.dir.Sync = func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return r.CaughtUp(ctx, customer.Name)
+	}
+	for i, state := range []string{"subscribed", "unsubscribed", "subscribed", "unsubscribed"} {
+		f.log("commerce.consent.changed", now.Add(time.Duration(i)*time.Minute), map[string]any{"channel": "email", "state": state, "customer": who("email", "fay@example.com")})
+		got, err := f.dir.Consent(ctx, "acme", customer.ChannelEmail, "fay@example.com")
+		require.NoError(t, err)
+		require.Equal(t, state, got, "change %d", i)
+	}
+	f.dir.Sync = func(context.Context) error { return context.DeadlineExceeded }
+	_, err = f.dir.Consent(ctx, "acme", customer.ChannelEmail, "fay@example.com")
+	require.ErrorIs(t, err, context.DeadlineExceeded, "profiles that cannot catch up give no answer, not an old one")
+}
+
+func TestMessagesFromTheMessageLog(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, backends["sqlite"](t))
+	ctx := context.Background()
+	f.log("commerce.order.placed", now, map[string]any{"orderId": "1", "customer": who("email", "gus@example.com", "phone", "+4915100000009")})
+	f.project()
+	p := f.find(customer.Lookup{Email: "gus@example.com"})
+	for i, m := range []store.Message{
+		{ID: "m1", Key: "k1", Shop: "acme", Channel: "email", Address: "gus@example.com", Status: store.MessageSent, Category: "marketing"},
+		{ID: "m2", Key: "k2", Shop: "acme", Channel: "sms", Address: "+4915100000009", Status: store.MessageSuppressed, Reason: "no consent"},
+		{ID: "m3", Key: "k3", Shop: "acme", Channel: "email", Address: "other@example.com", Status: store.MessageSent},
+	} {
+		m.At = now.Add(time.Duration(i) * time.Minute)
+		require.NoError(t, f.st.PutMessage(ctx, m))
+	}
+	out, err := customer.MessagesFrom(f.st)(ctx, p, 10)
+	require.NoError(t, err)
+	msgs := out.([]customer.Message)
+	require.Len(t, msgs, 2, "the customer's own addresses only")
+	require.Equal(t, "suppressed", msgs[0].Status, "newest first")
+	require.Equal(t, "no consent", msgs[0].Reason)
+	require.Equal(t, "sent", msgs[1].Status)
+}

@@ -23,6 +23,12 @@ type Directory struct {
 	Shops ShopFunc
 	// Now is the time segments are computed at (time.Now by default).
 	Now func() time.Time
+	// Sync, when set, waits until the profiles have every event logged
+	// before it was called (follower.Runner.CaughtUp, bounded); Find, and
+	// so customer.get and Consent, call it first, so that a workflow sees
+	// the order it was started by and the sending rules an unsubscription
+	// of a moment ago. Its error fails the lookup.
+	Sync func(ctx context.Context) error
 }
 
 // ErrInvalid is a lookup or query that cannot be answered as asked.
@@ -98,6 +104,11 @@ type Lookup struct {
 func (d *Directory) Find(ctx context.Context, shopID string, l Lookup) (*Profile, error) {
 	if shopID == "" {
 		return nil, fmt.Errorf("%w: name the shop", ErrInvalid)
+	}
+	if d.Sync != nil {
+		if err := d.Sync(ctx); err != nil {
+			return nil, fmt.Errorf("customer profiles: %w", err)
+		}
 	}
 	if id := strings.TrimSpace(l.ID); strings.HasPrefix(id, "cus_") {
 		p, err := d.Get(ctx, id)
