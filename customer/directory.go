@@ -70,8 +70,7 @@ func (d *Directory) view(ctx context.Context, r store.CustomerRecord, th *Thresh
 		th = &t
 	}
 	p.Segments = p.SegmentsAt(d.now(), *th)
-	p.Versions = Versions{}
-	p.ClosedCheckouts = nil
+	p.Versions, p.ClosedCheckouts, p.Totals = Versions{}, nil, nil
 	return p, nil
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/storeflow/storeflow/commerce"
 	"github.com/storeflow/storeflow/shop"
+	"github.com/storeflow/storeflow/store"
 )
 
 // Channels of consent.
@@ -76,12 +77,16 @@ type Profile struct {
 	MergedFrom []string `json:"mergedFrom,omitempty"`
 	// Versions say when each part was last set (the occurredAt of its
 	// event), so that older data, delivered late, never overwrites newer.
-	Versions Versions `json:"versions"`
+	Versions Versions `json:"versions,omitzero"`
 	// ClosedCheckouts are tokens of the latest checkouts that were
 	// completed or ordered from: a late copy of one never reopens it.
 	ClosedCheckouts []string `json:"closedCheckouts,omitempty"`
+	// Totals are the sums the metrics' amounts come from, by currency.
+	Totals map[string]*Total `json:"totals,omitempty"`
 
 	createdSeq int64
+	// saved are the keys the store has for the profile already.
+	saved map[store.CustomerKey]bool
 }
 
 // Versions are the times of the data each part of a profile holds.
@@ -233,10 +238,11 @@ func toE4(amount string) (int64, error) {
 	return strconv.ParseInt(r.FloatString(0), 10, 64)
 }
 
-// newID is a new profile's ID: derived from the shop and the identity it
-// was first seen with, so that a rebuild gives every profile the ID it had.
-func newID(shop, kind, value string) string {
-	sum := sha256.Sum256([]byte(shop + "\x00" + kind + "\x00" + value))
+// newID is a new profile's ID: derived from the shop, the identity it was
+// first seen with and the event that was, so that a rebuild gives every
+// profile the ID it had, and no two profiles ever get the same.
+func newID(shop, kind, value string, seq int64) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d", shop, kind, value, seq)))
 	return "cus_" + hex.EncodeToString(sum[:10])
 }
 
@@ -398,47 +404,88 @@ func decimals(d string) int {
 	return 0
 }
 
-// metricsOf computes a customer's metrics from their orders.
-func metricsOf(orders []*order) (Metrics, error) {
-	m := Metrics{TotalSpent: map[string]string{}, AverageOrderValue: map[string]string{}}
-	type sum struct {
-		total *big.Rat
-		n     int64
-		scale int
+// Total is what a customer's counted orders in one currency add up to.
+type Total struct {
+	Sum    string `json:"sum"`
+	Orders int64  `json:"orders"`
+	Scale  int    `json:"scale"`
+}
+
+// count adds an order's contribution to the profile's metrics (sign 1) or
+// takes it off (-1). Taking one off leaves the first and last order times
+// as they were: the caller recomputes them (metricsOf) when the order was
+// the first or the last.
+func (p *Profile) count(o *order, sign int) error {
+	if !o.counted() {
+		return nil
 	}
-	sums := map[string]*sum{}
-	for _, o := range orders {
-		if !o.counted() {
-			continue
-		}
-		m.Orders++
+	m := &p.Metrics
+	m.Orders += sign
+	if sign > 0 {
 		if m.FirstOrderAt.IsZero() || o.PlacedAt.Before(m.FirstOrderAt) {
 			m.FirstOrderAt = o.PlacedAt
 		}
 		if o.PlacedAt.After(m.LastOrderAt) {
 			m.LastOrderAt = o.PlacedAt
 		}
-		if o.Currency == "" {
+	}
+	if o.Currency == "" {
+		return nil
+	}
+	net, scale, err := o.net()
+	if err != nil {
+		return err
+	}
+	if p.Totals == nil {
+		p.Totals = map[string]*Total{}
+	}
+	t := p.Totals[o.Currency]
+	if t == nil {
+		t = &Total{Sum: "0"}
+		p.Totals[o.Currency] = t
+	}
+	sum, ok := new(big.Rat).SetString(t.Sum)
+	if !ok {
+		return fmt.Errorf("total %q of %s is no number", t.Sum, o.Currency)
+	}
+	if sign > 0 {
+		sum.Add(sum, net)
+	} else {
+		sum.Sub(sum, net)
+	}
+	t.Orders += int64(sign)
+	t.Scale = max(t.Scale, scale)
+	t.Sum = sum.FloatString(t.Scale)
+	if t.Orders <= 0 {
+		delete(p.Totals, o.Currency)
+	}
+	p.derive()
+	return nil
+}
+
+// derive sets the amounts of the metrics from the totals.
+func (p *Profile) derive() {
+	p.Metrics.TotalSpent, p.Metrics.AverageOrderValue = map[string]string{}, map[string]string{}
+	for cur, t := range p.Totals {
+		sum, ok := new(big.Rat).SetString(t.Sum)
+		if !ok || t.Orders <= 0 {
 			continue
 		}
-		net, scale, err := o.net()
-		if err != nil {
-			return m, err
-		}
-		s := sums[o.Currency]
-		if s == nil {
-			s = &sum{total: new(big.Rat)}
-			sums[o.Currency] = s
-		}
-		s.total.Add(s.total, net)
-		s.n++
-		s.scale = max(s.scale, scale)
+		p.Metrics.TotalSpent[cur] = t.Sum
+		p.Metrics.AverageOrderValue[cur] = sum.Quo(sum, big.NewRat(t.Orders, 1)).FloatString(t.Scale)
 	}
-	for cur, s := range sums {
-		m.TotalSpent[cur] = s.total.FloatString(s.scale)
-		m.AverageOrderValue[cur] = new(big.Rat).Quo(s.total, big.NewRat(s.n, 1)).FloatString(s.scale)
+}
+
+// metricsOf computes a customer's metrics from all their orders.
+func (p *Profile) metricsOf(orders []*order) error {
+	p.Metrics, p.Totals = Metrics{}, nil
+	for _, o := range orders {
+		if err := p.count(o, 1); err != nil {
+			return err
+		}
 	}
-	return m, nil
+	p.derive()
+	return nil
 }
 
 func (p *Profile) String() string { return fmt.Sprintf("customer %s of shop %s", p.ID, p.Shop) }

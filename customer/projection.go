@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -194,7 +195,8 @@ func (a *applier) apply(ctx context.Context, ev event) error {
 		if ev.data.OrderID != "" && (ev.typ == "commerce.refund.created" || strings.HasPrefix(ev.typ, "commerce.order.")) {
 			// Kept for the customer whose order event is still to come
 			// (webhooks come out of order).
-			return a.order(ctx, &Profile{}, ev, known)
+			_, err := a.order(ctx, &Profile{}, ev, known)
+			return err
 		}
 		return nil // about nobody we can tell
 	}
@@ -202,13 +204,7 @@ func (a *applier) apply(ctx context.Context, ev event) error {
 	metrics := false
 	if len(recs) == 0 {
 		k := who.keys()[0]
-		id := newID(ev.shop, k.Kind, k.Value)
-		if _, err := a.tx.Customer(ctx, id); err == nil {
-			id = fmt.Sprintf("%s_%d", id, ev.seq) // a merged profile kept the derived ID
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		prof = &Profile{ID: id, Shop: ev.shop, Consent: map[string]*Consent{}, createdSeq: ev.seq, FirstSeenAt: ev.at,
+		prof = &Profile{ID: newID(ev.shop, k.Kind, k.Value, ev.seq), Shop: ev.shop, Consent: map[string]*Consent{}, createdSeq: ev.seq, FirstSeenAt: ev.at,
 			Metrics: Metrics{TotalSpent: map[string]string{}, AverageOrderValue: map[string]string{}}}
 	} else {
 		if prof, err = open(recs[0]); err != nil {
@@ -223,6 +219,9 @@ func (a *applier) apply(ctx context.Context, ev event) error {
 				return err
 			}
 			prof.absorb(other)
+			for k := range other.saved {
+				prof.saved[k] = true // moved by the merge
+			}
 			metrics = true
 		}
 	}
@@ -266,10 +265,11 @@ func (a *applier) apply(ctx context.Context, ev event) error {
 		}
 		summary["checkoutToken"], summary["totalPrice"], summary["currency"] = ev.data.CheckoutToken, ev.data.TotalPrice, ev.data.Currency
 	case strings.HasPrefix(ev.typ, "commerce.order.") || ev.typ == "commerce.refund.created":
-		if err := a.order(ctx, prof, ev, known); err != nil {
+		full, err := a.order(ctx, prof, ev, known)
+		if err != nil {
 			return err
 		}
-		metrics = true
+		metrics = metrics || full
 		summary["orderId"], summary["orderNumber"], summary["currency"] = ev.data.OrderID, ev.data.OrderNumber, ev.data.Currency
 		if ev.typ == "commerce.refund.created" {
 			summary["amount"] = ev.data.Amount
@@ -377,14 +377,24 @@ func (a *applier) checkout(ctx context.Context, p *Profile, ev event) error {
 	return nil
 }
 
-// order takes an order event (or a refund) into the order's record.
-func (a *applier) order(ctx context.Context, p *Profile, ev event, known *store.CustomerOrder) error {
+// order takes an order event (or a refund) into the order's record and the
+// profile's metrics. full says the metrics must be computed again from all
+// the customer's orders: the first or the last order changed.
+func (a *applier) order(ctx context.Context, p *Profile, ev event, known *store.CustomerOrder) (full bool, err error) {
 	d := ev.data
 	o := &order{}
 	if known != nil {
 		if err := json.Unmarshal(known.Data, o); err != nil {
-			return fmt.Errorf("order %s: %w", d.OrderID, err)
+			return false, fmt.Errorf("order %s: %w", d.OrderID, err)
 		}
+	}
+	// What the order counted for so far, if for this profile (one of
+	// another had it merged in, which computes everything again).
+	var before *order
+	if known != nil && known.CustomerID == p.ID {
+		b := *o
+		b.Refunds = maps.Clone(o.Refunds)
+		before = &b
 	}
 	if ev.typ == "commerce.refund.created" {
 		if d.RefundID != "" && d.Amount != "" {
@@ -393,7 +403,7 @@ func (a *applier) order(ctx context.Context, p *Profile, ev event, known *store.
 			}
 			amount, err := commerce.AbsDecimal(d.Amount)
 			if err != nil {
-				return nil // unreadable amount: nothing to take off
+				return false, nil // unreadable amount: nothing to take off
 			}
 			o.Refunds[d.RefundID] = amount
 			if o.Currency == "" {
@@ -428,19 +438,29 @@ func (a *applier) order(ctx context.Context, p *Profile, ev event, known *store.
 	}
 	net, _, err := o.net()
 	if err != nil {
-		return fmt.Errorf("order %s: %w", d.OrderID, err)
+		return false, fmt.Errorf("order %s: %w", d.OrderID, err)
 	}
 	netE4, err := toE4(net.FloatString(4))
 	if err != nil {
-		return err
+		return false, err
 	}
 	data, err := json.Marshal(o)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := a.tx.PutCustomerOrder(ctx, store.CustomerOrder{Shop: ev.shop, OrderID: d.OrderID, CustomerID: p.ID, Currency: o.Currency,
 		NetE4: netE4, Counted: o.counted(), CheckoutToken: o.CheckoutToken, Data: data}); err != nil {
-		return err
+		return false, err
+	}
+	if before != nil {
+		if err := p.count(before, -1); err != nil {
+			return false, err
+		}
+		extreme := before.PlacedAt.Equal(p.Metrics.FirstOrderAt) || before.PlacedAt.Equal(p.Metrics.LastOrderAt)
+		full = before.counted() && extreme && (!o.counted() || !o.PlacedAt.Equal(before.PlacedAt))
+	}
+	if err := p.count(o, 1); err != nil {
+		return false, err
 	}
 	if o.counted() {
 		p.closeCheckout(o.CheckoutToken)
@@ -448,7 +468,7 @@ func (a *applier) order(ctx context.Context, p *Profile, ev event, known *store.
 			p.Checkout = nil // ordered since the checkout started
 		}
 	}
-	return nil
+	return full, nil
 }
 
 func (a *applier) metrics(ctx context.Context, p *Profile) error {
@@ -464,11 +484,10 @@ func (a *applier) metrics(ctx context.Context, p *Profile) error {
 		}
 		orders = append(orders, o)
 	}
-	m, err := metricsOf(orders)
-	if err != nil {
+	if err := p.metricsOf(orders); err != nil {
 		return err
 	}
-	p.Metrics = m
+	m := p.Metrics
 	if p.Checkout != nil && !m.LastOrderAt.IsZero() && !m.LastOrderAt.Before(p.Checkout.StartedAt) {
 		p.Checkout = nil
 	}
@@ -482,6 +501,10 @@ func open(r store.CustomerRecord) (*Profile, error) {
 		return nil, fmt.Errorf("profile %s: %w", r.ID, err)
 	}
 	p.ID, p.Shop, p.createdSeq = r.ID, r.Shop, r.CreatedSeq
+	p.saved = map[store.CustomerKey]bool{}
+	for _, k := range p.keys() {
+		p.saved[k] = true
+	}
 	if p.Consent == nil {
 		p.Consent = map[string]*Consent{}
 	}
@@ -500,6 +523,31 @@ func (a *applier) save(ctx context.Context, p *Profile, at time.Time) error {
 	if err != nil {
 		return err
 	}
+	var keys []store.CustomerKey
+	for _, k := range p.keys() {
+		if !p.saved[k] {
+			keys = append(keys, k)
+		}
+	}
+	r := store.CustomerRecord{Shop: p.Shop, ID: p.ID, Email: p.Email, Phone: p.Phone, Search: p.search(), Orders: p.Metrics.Orders,
+		LastOrderAt: p.Metrics.LastOrderAt, LastActivityAt: p.LastActivityAt, CreatedSeq: p.createdSeq, Profile: body, UpdatedAt: at, Keys: keys}
+	if p.Checkout != nil {
+		r.OpenCheckoutAt = p.Checkout.StartedAt
+	}
+	if err := a.tx.PutCustomer(ctx, r); err != nil {
+		return err
+	}
+	if p.saved == nil {
+		p.saved = map[store.CustomerKey]bool{}
+	}
+	for _, k := range keys {
+		p.saved[k] = true
+	}
+	return nil
+}
+
+// keys are the identities the profile owns.
+func (p *Profile) keys() []store.CustomerKey {
 	keys := make([]store.CustomerKey, 0, len(p.PlatformIDs)+len(p.Emails)+len(p.Phones))
 	for _, id := range p.PlatformIDs {
 		keys = append(keys, store.CustomerKey{Kind: store.KeyPlatformID, Value: id})
@@ -510,10 +558,5 @@ func (a *applier) save(ctx context.Context, p *Profile, at time.Time) error {
 	for _, ph := range p.Phones {
 		keys = append(keys, store.CustomerKey{Kind: store.KeyPhone, Value: ph})
 	}
-	r := store.CustomerRecord{Shop: p.Shop, ID: p.ID, Email: p.Email, Phone: p.Phone, Search: p.search(), Orders: p.Metrics.Orders,
-		LastOrderAt: p.Metrics.LastOrderAt, LastActivityAt: p.LastActivityAt, CreatedSeq: p.createdSeq, Profile: body, UpdatedAt: at, Keys: keys}
-	if p.Checkout != nil {
-		r.OpenCheckoutAt = p.Checkout.StartedAt
-	}
-	return a.tx.PutCustomer(ctx, r)
+	return keys
 }
