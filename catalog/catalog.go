@@ -13,6 +13,7 @@ import (
 	"github.com/storeflow/storeflow/connector/email"
 	"github.com/storeflow/storeflow/connector/httpcall"
 	"github.com/storeflow/storeflow/connector/logline"
+	"github.com/storeflow/storeflow/connector/profiles"
 	"github.com/storeflow/storeflow/connector/shopadmin"
 	"github.com/storeflow/storeflow/connector/shopconfig"
 	"github.com/storeflow/storeflow/connector/slack"
@@ -38,6 +39,9 @@ type Options struct {
 	// Sending stands in front of email.send and sms.send: the sending
 	// rules (package sending). Nil: messages go out unchecked.
 	Sending connector.Interceptor
+	// Customers finds customer profiles for customer.get
+	// (customer.Directory); nil: customer.get is a configuration problem.
+	Customers profiles.Finder
 }
 
 // Default returns a registry with every connector of this storeflow.
@@ -63,6 +67,7 @@ func Default(opts Options) *connector.Registry {
 		{shopadmin.DiscountBuiltin, admin},
 		{shopadmin.TagBuiltin, admin},
 		{shopadmin.NoteBuiltin, admin},
+		{profiles.Builtin, &profiles.Connector{Profiles: opts.Customers}},
 	} {
 		if err := reg.Define(b.def, b.c); err != nil {
 			// The declarations are this package's own: a bad one is a bug

@@ -199,6 +199,34 @@ func (r *Runner) Rebuild(ctx context.Context, name string) error {
 	return nil
 }
 
+// CaughtUp waits until a follower has applied every event logged before
+// the call: until its cursor reached the end the log had then. The node
+// holding it may be another; the store's cursor tells. It returns ctx's
+// error when ctx ends first, so a caller bounds the wait with ctx.
+func (r *Runner) CaughtUp(ctx context.Context, name string) error {
+	head, err := r.st.LastEventSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("read the end of the event log: %w", err)
+	}
+	if ch, ok := r.wake[name]; ok {
+		signal(ch)
+	}
+	for {
+		f, err := r.st.GetFollower(ctx, name)
+		switch {
+		case err == nil && f.Cursor >= head:
+			return nil
+		case err != nil && !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("follower %s has not reached seq %d of the event log yet: %w", name, head, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 // Status is a follower as seen from this runner.
 type Status struct {
 	Name   string    `json:"name"`

@@ -401,3 +401,32 @@ func TestNewRefusesBadProjections(t *testing.T) {
 	_, err = follower.New(follower.Options{})
 	require.Error(t, err)
 }
+
+// CaughtUp returns once the follower applied everything logged before it,
+// waking the runner, and gives up with its context.
+func TestCaughtUp(t *testing.T) {
+	t.Parallel()
+	s, _ := backends[0].open(t)
+	logEvents(t, s, 0, 30)
+	// Idle for an hour unless woken.
+	r, err := follower.New(follower.Options{Store: s, Logger: quiet(), Poll: time.Hour}, &analytics.Projection{})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, r.CaughtUp(ctx, analytics.Name), context.DeadlineExceeded, "nothing runs the follower yet")
+
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	caughtUp(t, s, analytics.Name)
+	time.Sleep(50 * time.Millisecond) // the runner is idle now
+	logEvents(t, s, 30, 5)
+	wait, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel2()
+	require.NoError(t, r.CaughtUp(wait, analytics.Name), "the idle runner was woken")
+	f, err := s.GetFollower(context.Background(), analytics.Name)
+	require.NoError(t, err)
+	head, _ := s.LastEventSeq(context.Background())
+	require.Equal(t, head, f.Cursor)
+}

@@ -48,8 +48,9 @@ func TestAnalyticsEvents(t *testing.T) {
 	status, body, _ = a.do("GET", "/v1/followers", "", "")
 	require.Equal(t, http.StatusOK, status)
 	fs := body["followers"].([]any)
-	require.Len(t, fs, 1)
+	require.Len(t, fs, 2)
 	require.Equal(t, "analytics", fs[0].(map[string]any)["name"])
+	require.Equal(t, "customers", fs[1].(map[string]any)["name"])
 
 	status, _, _ = a.do("POST", "/v1/followers/analytics/rebuild", "", "")
 	require.Equal(t, http.StatusAccepted, status)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/storeflow/storeflow/connector/email"
+	"github.com/storeflow/storeflow/customer"
 	"github.com/storeflow/storeflow/follower"
 	"github.com/storeflow/storeflow/problem"
 	"github.com/storeflow/storeflow/runtime"
@@ -48,6 +49,12 @@ type Config struct {
 	// Followers runs the event-log followers (/v1/followers) whose
 	// projections the API reads (/v1/analytics/…).
 	Followers *follower.Runner
+	// Customers reads the customer profiles (/v1/customers).
+	Customers *customer.Directory
+	// CustomerMessages, when set, lists a customer's messages sent and
+	// suppressed in GET /v1/customers/{id} (the sending rules' message
+	// log).
+	CustomerMessages customer.Messages
 }
 
 // Server serves the API.
@@ -123,6 +130,10 @@ func (s *Server) routes() {
 		m.HandleFunc("POST /v1/deadletters/{id}/replay", s.auth(s.replayDeadLetter))
 	}
 	m.HandleFunc("GET /v1/analytics/events", s.auth(s.analyticsEvents))
+	if s.cfg.Customers != nil {
+		m.HandleFunc("GET /v1/customers", s.auth(s.listCustomers))
+		m.HandleFunc("GET /v1/customers/{id}", s.auth(s.getCustomer))
+	}
 	if s.cfg.Followers != nil {
 		m.HandleFunc("GET /v1/followers", s.auth(s.listFollowers))
 		m.HandleFunc("POST /v1/followers/{name}/rebuild", s.auth(s.rebuildFollower))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/storeflow/storeflow/analytics"
 	"github.com/storeflow/storeflow/connector/email"
+	"github.com/storeflow/storeflow/customer"
 	"github.com/storeflow/storeflow/follower"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/secret"
@@ -55,11 +56,15 @@ func newAPI(t *testing.T, tokens ...string) *api {
 			return nil, err
 		}
 		return sh.Location(), nil
-	}})
+	}}, &customer.Projection{Shops: shops.Get})
 	require.NoError(t, err)
+	customers := &customer.Directory{Store: st, Shops: shops.Get}
 	followed := make(chan error, 1)
 	go func() { followed <- fr.Run(ctx) }()
-	srv := httptest.NewServer(server.New(server.Config{Runtime: rt, Store: st, Tokens: tokens, MaxBody: 4096, Shops: shops, Webhooks: hooks, Unsubscribe: links, Followers: fr}))
+	srv := httptest.NewServer(server.New(server.Config{Runtime: rt, Store: st, Tokens: tokens, MaxBody: 4096, Shops: shops, Webhooks: hooks, Unsubscribe: links, Followers: fr, Customers: customers,
+		CustomerMessages: func(_ context.Context, p *customer.Profile, limit int) (any, error) {
+			return []map[string]any{{"to": p.Email, "status": "sent"}}, nil
+		}}))
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()

@@ -164,6 +164,9 @@ type Segments struct {
 	// LapsedDays is how long after their last order a customer counts as
 	// lapsed (180 by default).
 	LapsedDays int `json:"lapsedDays,omitempty"`
+	// AbandonedAfter is how long after a checkout started without an
+	// order since its customer counts as a cart abandoner (1h by default).
+	AbandonedAfter Duration `json:"abandonedAfter,omitzero"`
 }
 
 // Duration is a time.Duration written as "16h" in JSON. A duration written
@@ -205,6 +208,7 @@ const (
 	DefaultQuietEnd          = "08:00"
 	DefaultVIPSpend          = "1000"
 	DefaultLapsedDays        = 180
+	DefaultAbandonedAfter    = time.Hour
 )
 
 var (
@@ -276,6 +280,9 @@ func (s *Shop) Normalize() {
 	}
 	if s.Segments.LapsedDays == 0 {
 		s.Segments.LapsedDays = DefaultLapsedDays
+	}
+	if s.Segments.AbandonedAfter.Duration == 0 {
+		s.Segments.AbandonedAfter.Duration = DefaultAbandonedAfter
 	}
 }
 

@@ -40,6 +40,7 @@ type FollowerBatch struct {
 // nothing of it stays when the batch fails.
 type ProjectionTx interface {
 	Analytics() AnalyticsTx
+	Customers() CustomersTx
 }
 
 // Followers keeps event-log followers: a follower reads the log in order

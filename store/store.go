@@ -26,6 +26,7 @@ type Store interface {
 	Analytics
 	MessageLog
 	ContactFacts
+	Customers
 	Close() error
 }
 

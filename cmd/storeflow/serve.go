@@ -18,6 +18,7 @@ import (
 	"github.com/storeflow/storeflow/analytics"
 	"github.com/storeflow/storeflow/catalog"
 	"github.com/storeflow/storeflow/connector/email"
+	"github.com/storeflow/storeflow/customer"
 	"github.com/storeflow/storeflow/follower"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/secret"
@@ -186,7 +187,8 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		log.Warn("no unsubscribe links, so marketing email is refused: set --public-url to the https URL customers reach storeflow at", "err", err)
 		links = nil
 	}
-	calls := catalog.Default(catalog.Options{Logger: log, Shops: shops.Get, Unsubscribe: links})
+	customers := &customer.Directory{Store: st, Shops: shops.Get}
+	calls := catalog.Default(catalog.Options{Logger: log, Shops: shops.Get, Unsubscribe: links, Customers: customers})
 	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL, Connectors: calls,
 		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource, Retention: cfg.retention,
 		SecretSource: func(ctx context.Context) (map[string]any, error) {
@@ -200,13 +202,20 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 				return nil, err
 			}
 			return sh.Location(), nil
-		}})
+		}},
+		&customer.Projection{Shops: shops.Get})
 	if err != nil {
 		return err
 	}
+	customers.Sync = func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return projections.CaughtUp(ctx, customer.Name)
+	}
 	var ready atomic.Bool
 	hooks := &webhook.Receiver{Shops: shops, Ingest: rt.Ingest, Deliveries: st, Logger: log}
-	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load, Shops: shops, Webhooks: hooks, Unsubscribe: links, Followers: projections})
+	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load, Shops: shops, Webhooks: hooks, Unsubscribe: links, Followers: projections,
+		Customers: customers, CustomerMessages: customer.MessagesFrom(st)})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)

@@ -166,3 +166,4 @@ func (s *Store) ResetFollower(ctx context.Context, name string, clear func(conte
 type projectionTx struct{ tx *wtx }
 
 func (p projectionTx) Analytics() store.AnalyticsTx { return analyticsTx(p) }
+func (p projectionTx) Customers() store.CustomersTx { return customersTx(p) }

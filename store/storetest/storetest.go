@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"EventKeys":             testEventKeys,
 		"Messages":              testMessages,
 		"ContactFacts":          testContactFacts,
+		"Customers":             testCustomers,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
