@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/storeflow/storeflow/connector"
@@ -65,7 +66,24 @@ type Instance struct {
 	// LogSeq is the event log's position when the instance started: a listen
 	// looks back at the events logged since.
 	LogSeq int64 `json:"logSeq,omitempty"`
+	// Origin is set on an instance that events started (schedule.on).
+	Origin *Origin `json:"origin,omitempty"`
 }
+
+// Origin tells what started an instance that events started: the time of
+// the earliest of its triggering events, and their log positions. A
+// listen correlated by an event key also looks back at correlated events
+// logged before the instance started, if they occurred at or after this
+// time (the runtime's look-back); the triggering events themselves are
+// never delivered to it.
+type Origin struct {
+	Time   time.Time `json:"time"`
+	Events []int64   `json:"events,omitempty"`
+}
+
+// Triggered reports whether the event at seq is one that started the
+// instance.
+func (o *Origin) Triggered(seq int64) bool { return o != nil && slices.Contains(o.Events, seq) }
 
 // ParentRef names the effect of a parent instance that a child completes.
 type ParentRef struct {

@@ -77,12 +77,30 @@ func Of(env map[string]any) []store.EventKey {
 
 // OfEnvelope returns the keys of an event given as its JSON envelope; an
 // envelope that is not a JSON object has none.
+// Only the fields the keys need are decoded: every event ingested passes
+// here.
 func OfEnvelope(b []byte) []store.EventKey {
-	var env map[string]any
-	if json.Unmarshal(b, &env) != nil {
+	var env struct {
+		Shop any `json:"shop"`
+		Data *struct {
+			Shop          any `json:"shop"`
+			CheckoutToken any `json:"checkoutToken"`
+			OrderID       any `json:"orderId"`
+			Customer      *struct {
+				ID    any `json:"id"`
+				Email any `json:"email"`
+			} `json:"customer"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(b, &env) != nil || env.Data == nil {
 		return nil
 	}
-	return Of(env)
+	d := env.Data
+	data := map[string]any{"shop": d.Shop, "checkoutToken": d.CheckoutToken, "orderId": d.OrderID}
+	if c := d.Customer; c != nil {
+		data["customer"] = map[string]any{"id": c.ID, "email": c.Email}
+	}
+	return Of(map[string]any{"shop": env.Shop, "data": data})
 }
 
 // ShopOf is the shop an event belongs to: data.shop, else the `shop`

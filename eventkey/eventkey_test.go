@@ -1,6 +1,7 @@
 package eventkey_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,6 +28,10 @@ func TestOf(t *testing.T) {
 		{"not an object", `[1,2]`, nil},
 	} {
 		require.Equal(t, tc.want, eventkey.OfEnvelope([]byte(tc.env)), tc.name)
+		var env map[string]any
+		if json.Unmarshal([]byte(tc.env), &env) == nil {
+			require.Equal(t, tc.want, eventkey.Of(env), "%s: the decoded event has the same keys", tc.name)
+		}
 	}
 }
 

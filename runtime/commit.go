@@ -8,6 +8,7 @@ import (
 
 	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/engine"
+	"github.com/storeflow/storeflow/eventkey"
 	"github.com/storeflow/storeflow/store"
 )
 
@@ -182,5 +183,6 @@ func eventFromMap(ev map[string]any, now time.Time) store.Event {
 		out.Time = t.UTC()
 	}
 	out.Envelope, _ = json.Marshal(ev)
+	out.Keys = eventkey.Of(ev)
 	return out
 }

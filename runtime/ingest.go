@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 
+	"github.com/storeflow/storeflow/eventkey"
+
 	"github.com/storeflow/storeflow/store"
 )
 
@@ -75,6 +77,11 @@ func (r *Runtime) ingestLoop() {
 		all := make([]store.Event, 0, n)
 		for _, req := range batch {
 			all = append(all, req.events...)
+		}
+		for i := range all {
+			if all[i].Keys == nil {
+				all[i].Keys = eventkey.OfEnvelope(all[i].Envelope)
+			}
 		}
 		out, err := r.st.AppendEvents(context.Background(), all)
 		for _, req := range batch {

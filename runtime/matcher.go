@@ -228,7 +228,8 @@ func (r *Runtime) match(ctx context.Context, ev store.Event, wg *sync.WaitGroup,
 			failed.Store(true)
 			continue
 		}
-		hand(&item{kind: itemStart, id: id, start: &startReq{wf: wf, input: input, trigger: trigger}})
+		origin := &engine.Origin{Time: ev.Time, Events: []int64{ev.Seq}}
+		hand(&item{kind: itemStart, id: id, start: &startReq{wf: wf, input: input, trigger: trigger, origin: origin}})
 	}
 	delivered := map[string]bool{}
 	for _, it := range r.openingDeliveries(ctx, ev.Type, env, ev.Seq) {
@@ -372,10 +373,11 @@ func eventKey(ctx context.Context, sh shape, env map[string]any) (string, bool) 
 	return corrKey(vals), true
 }
 
-// lookBack feeds a new listen the events logged since its instance started,
-// so that an event arriving between start and listen is not lost. It runs
-// before the transition that opened the listen commits, and its deliveries
-// join that transition: a crash cannot separate the listen from them.
+// lookBack feeds a new listen the events it may have missed (see
+// lookBackEvents), so that an event arriving before the listen opened is
+// not lost. It runs before the transition that opened the listen commits,
+// and its deliveries join that transition: a crash cannot separate the
+// listen from them.
 func (r *Runtime) lookBack(ctx context.Context, wf *dsl.Workflow, tr *engine.Transition) error {
 	in := tr.Instance
 	for i := 0; i < len(tr.Effects); i++ {
@@ -383,18 +385,12 @@ func (r *Runtime) lookBack(ctx context.Context, wf *dsl.Workflow, tr *engine.Tra
 		if e.Kind != engine.EffectSubscribe || in.Status.Ended() {
 			continue
 		}
-		sub := e.Subscription
-		types := listenTypes(sub)
-		limit := 1000 * len(types)
-		if slices.Contains(types, anyType) {
-			types = nil // any event may do
-		}
-		events, err := r.st.ReadEventsOfTypes(ctx, in.LogSeq, types, limit)
+		events, err := r.lookBackEvents(ctx, wf, in, e.Subscription)
 		if err != nil {
 			return fmt.Errorf("look back for events: %w", err)
 		}
 		for _, ev := range events {
-			c, ok := sub.Match(ctx, wf, e.ID, decodeEvent(ev))
+			c, ok := e.Subscription.Match(ctx, wf, e.ID, decodeEvent(ev))
 			if !ok {
 				continue
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/engine"
@@ -68,12 +69,12 @@ func (r *Runtime) matchAll(ctx context.Context, wf *dsl.Workflow, ev store.Event
 		if !g.Closed {
 			return false, nil
 		}
-		input, trigger := groupStart(wf, g)
+		input, trigger, origin := groupStart(wf, g)
 		id, err := r.newID(-1)
 		if err != nil {
 			return started, err
 		}
-		hand(&item{kind: itemStart, id: id, start: &startReq{wf: wf, input: input, trigger: trigger}})
+		hand(&item{kind: itemStart, id: id, start: &startReq{wf: wf, input: input, trigger: trigger, origin: origin}})
 		return true, nil
 	}
 	return false, nil
@@ -121,9 +122,10 @@ func startKey(ctx context.Context, wf *dsl.Workflow, f *dsl.EventFilter, env map
 // group starts. The input is the list of consumed events, in the order of
 // the filters, each read as schedule.read says; the trigger key derives from
 // the set of their (source, id), so that no set of events starts twice.
-func groupStart(wf *dsl.Workflow, g store.StartGroup) (any, string) {
+func groupStart(wf *dsl.Workflow, g store.StartGroup) (any, string, *engine.Origin) {
 	events := make([]map[string]any, 0, len(g.Events))
 	ids := make([]string, 0, len(g.Events))
+	origin := &engine.Origin{}
 	for _, e := range g.Events {
 		var env map[string]any
 		if err := json.Unmarshal(e.Envelope, &env); err != nil || env == nil {
@@ -131,8 +133,17 @@ func groupStart(wf *dsl.Workflow, g store.StartGroup) (any, string) {
 		}
 		events = append(events, env)
 		ids = append(ids, e.Source+"\x00"+e.ID)
+		origin.Events = append(origin.Events, e.Seq)
+		if s, _ := env["time"].(string); s != "" {
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil && (origin.Time.IsZero() || t.Before(origin.Time)) {
+				origin.Time = t.UTC()
+			}
+		}
 	}
 	sort.Strings(ids)
 	sum := sha256.Sum256([]byte(strings.Join(ids, "\n")))
-	return engine.StartInput(events, wf.Schedule.Read), "events:" + hex.EncodeToString(sum[:16])
+	if origin.Time.IsZero() {
+		origin = nil // no time to look back to: the listen looks back to the start
+	}
+	return engine.StartInput(events, wf.Schedule.Read), "events:" + hex.EncodeToString(sum[:16]), origin
 }

@@ -42,6 +42,7 @@ type startReq struct {
 	input   any
 	trigger string
 	parent  *engine.ParentRef
+	origin  *engine.Origin // the triggering events, for an event-started instance
 }
 
 func (r *Runtime) shardOf(id string) chan *item {
@@ -122,6 +123,7 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 		in = tr.Instance
 		in.Parent = it.start.parent
 		in.LogSeq = r.logPosition(ctx)
+		in.Origin = it.start.origin
 		trig = it.start.trigger
 	} else {
 		rec, err := r.st.GetInstance(ctx, it.id)

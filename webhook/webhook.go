@@ -46,7 +46,11 @@ type Receiver struct {
 	Ingest func(ctx context.Context, events []store.Event) ([]store.Event, error)
 	// Deliveries keeps raw bodies and dead letters.
 	Deliveries store.Webhooks
-	Logger     *slog.Logger
+	// Events finds logged events by key, so that a checkout whose order is
+	// known is no start (see settleCheckouts); Deliveries' store when nil
+	// and it is one.
+	Events KeyedEvents
+	Logger *slog.Logger
 	// Now is the clock of signatures' rotation windows and of records; the
 	// wall clock when nil.
 	Now func() time.Time
@@ -222,6 +226,9 @@ func (r *Receiver) decode(ctx context.Context, sh *shop.Shop, adapter commerce.A
 	var events []store.Event
 	if err == nil {
 		res.Topic = d.Topic
+		if err := r.settleCheckouts(ctx, d.Events); err != nil {
+			return res, fmt.Errorf("%w: look up the checkout's order: %v", ErrUnavailable, err)
+		}
 		events, err = storeEvents(d.Events, now)
 	}
 	if err != nil {

@@ -8,15 +8,17 @@ import (
 	"github.com/storeflow/storeflow/connector/recording"
 )
 
-// Record makes rec, the recording twin, answer the shop Admin built-ins
-// as the live connector would, computed from the call alone and without
-// reaching a shop: a discount's code is the one the live connector derives
-// from the shop and the idempotency key, its expiry counted from the call's
-// time; tags and notes are reported added. Outputs carry "recorded": true.
-// A pretest's email that quotes the code thus quotes the code a live run
-// would have made.
-func Record(rec *recording.Recorder) {
-	rec.Handle(DiscountCreate, func(_ context.Context, req connector.Request) (any, error) {
+// Rehearse answers a call of a shop Admin built-in as the live connector
+// would, computed from the call alone and without reaching a shop: the
+// recording twin's answer (tests, pretests). A discount's code is the one
+// the live connector derives from the shop and the idempotency key, its
+// expiry counted from the call's time; tags and notes are reported added.
+// Outputs carry "recorded": true. A pretest's email that quotes the code
+// thus quotes the code a live run would have made.
+func Rehearse(req connector.Request) (any, error) {
+	name, _, _ := connector.ParseRef(req.Function)
+	switch name {
+	case DiscountCreate:
 		var a DiscountArgs
 		if err := connector.DecodeArgs(req, &a); err != nil {
 			return nil, err
@@ -31,8 +33,7 @@ func Record(rec *recording.Recorder) {
 			out[k] = v
 		}
 		return out, nil
-	})
-	rec.Handle(CustomerTag, func(_ context.Context, req connector.Request) (any, error) {
+	case CustomerTag:
 		var a TagArgs
 		if err := connector.DecodeArgs(req, &a); err != nil {
 			return nil, err
@@ -46,8 +47,7 @@ func Record(rec *recording.Recorder) {
 			out["customerId"] = a.Customer.ID
 		}
 		return out, nil
-	})
-	rec.Handle(OrderNote, func(_ context.Context, req connector.Request) (any, error) {
+	case OrderNote:
 		var a NoteArgs
 		if err := connector.DecodeArgs(req, &a); err != nil {
 			return nil, err
@@ -56,5 +56,14 @@ func Record(rec *recording.Recorder) {
 			return nil, invalid(OrderNote, "orderId and note are required")
 		}
 		return map[string]any{"shop": a.Shop, "orderId": a.OrderID.String(), "note": a.Note, "added": true, "recorded": true}, nil
-	})
+	}
+	return nil, connector.NotFound(req)
+}
+
+// Record makes rec, the recording twin, answer the shop Admin built-ins as
+// Rehearse does.
+func Record(rec *recording.Recorder) {
+	for _, name := range []string{DiscountCreate, CustomerTag, OrderNote} {
+		rec.Handle(name, func(_ context.Context, req connector.Request) (any, error) { return Rehearse(req) })
+	}
 }
