@@ -60,3 +60,14 @@ func TestWebhooksGoThroughTheRealAdapters(t *testing.T) {
 	require.Len(t, results, 1)
 	require.Empty(t, results[0].Failures)
 }
+
+func TestScriptedFailuresAndTimeoutsWithRetries(t *testing.T) {
+	t.Parallel()
+	f, err := pretest.LoadFile("testdata/erp-sync.test.yaml")
+	require.NoError(t, err)
+	results := pretest.RunFile(context.Background(), f, pretest.Options{})
+	require.Len(t, results, 3)
+	for _, r := range results {
+		require.Empty(t, r.Failures, "%s: %v; calls %+v; instances %+v", r.Scenario, r.Failures, r.Calls, r.Instances)
+	}
+}
