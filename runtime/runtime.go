@@ -110,7 +110,7 @@ type Runtime struct {
 	// performed holds the outbox items performed since the read of the
 	// outbox whose number they carry: a read from before an item's
 	// completion committed may still list it, and must not start it again.
-	performed map[string]int64
+	performed  map[string]int64
 	outboxRead int64
 
 	// matched is the event log position the matcher has handed over.
