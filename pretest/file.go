@@ -387,6 +387,24 @@ func yamlError(path string, err error) *Error {
 // toJSON turns a YAML node into the JSON value it writes, noting each
 // value's node by its JSON Pointer in lines (when given).
 func toJSON(n *yaml.Node, ptr string, lines map[string]*yaml.Node) (any, error) {
+	c := &converter{lines: lines, budget: maxValues}
+	return c.value(n, ptr)
+}
+
+// maxValues bounds the values a file may expand to, so that aliases of
+// aliases cannot blow it up.
+const maxValues = 1_000_000
+
+type converter struct {
+	lines  map[string]*yaml.Node
+	budget int
+}
+
+func (c *converter) value(n *yaml.Node, ptr string) (any, error) {
+	if c.budget--; c.budget < 0 {
+		return nil, lineError(n, fmt.Errorf("the file expands to more than %d values (aliases of aliases?)", maxValues))
+	}
+	lines := c.lines
 	if lines != nil {
 		lines[ptr] = n
 	}
@@ -395,9 +413,13 @@ func toJSON(n *yaml.Node, ptr string, lines map[string]*yaml.Node) (any, error) 
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return toJSON(n.Content[0], ptr, lines)
+		return c.value(n.Content[0], ptr)
 	case yaml.AliasNode:
-		return toJSON(n.Alias, ptr, lines)
+		// An alias inside what it names would never end.
+		if containsNode(n.Alias, n, 0) {
+			return nil, lineError(n, fmt.Errorf("the alias *%s refers to a value that holds it", n.Value))
+		}
+		return c.value(n.Alias, ptr)
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -415,7 +437,7 @@ func toJSON(n *yaml.Node, ptr string, lines map[string]*yaml.Node) (any, error) 
 			if lines != nil {
 				lines[child+"#key"] = k
 			}
-			val, err := toJSON(v, child, lines)
+			val, err := c.value(v, child)
 			if err != nil {
 				return nil, err
 			}
@@ -424,8 +446,8 @@ func toJSON(n *yaml.Node, ptr string, lines map[string]*yaml.Node) (any, error) 
 		return m, nil
 	case yaml.SequenceNode:
 		out := make([]any, len(n.Content))
-		for i, c := range n.Content {
-			val, err := toJSON(c, ptr+"/"+strconv.Itoa(i), lines)
+		for i, item := range n.Content {
+			val, err := c.value(item, ptr+"/"+strconv.Itoa(i))
 			if err != nil {
 				return nil, err
 			}
@@ -451,6 +473,26 @@ func toJSON(n *yaml.Node, ptr string, lines map[string]*yaml.Node) (any, error) 
 	}
 	// Strings, and timestamps kept as written.
 	return n.Value, nil
+}
+
+// containsNode tells whether n holds x, aliases followed (not too deep:
+// a pretest file has no use for aliases of aliases of aliases).
+func containsNode(n, x *yaml.Node, depth int) bool {
+	if n == x {
+		return true
+	}
+	if depth > 32 {
+		return true
+	}
+	if n.Kind == yaml.AliasNode {
+		return containsNode(n.Alias, x, depth+1)
+	}
+	for _, c := range n.Content {
+		if containsNode(c, x, depth+1) {
+			return true
+		}
+	}
+	return false
 }
 
 var printer = message.NewPrinter(language.English)

@@ -77,3 +77,5 @@ func TestSchemaIsValidAndDescribesTheExample(t *testing.T) {
 	require.Equal(t, 8, f.Scenarios[0].Line)
 	require.Equal(t, 14, f.Scenarios[0].Expect.Sent[0].Line)
 }
+
+func asErrors(err error, target *pretest.Errors) bool { return errors.As(err, target) }

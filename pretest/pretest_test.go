@@ -3,6 +3,7 @@ package pretest_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -59,4 +60,26 @@ func TestWebhooksGoThroughTheRealAdapters(t *testing.T) {
 	results := pretest.RunFile(context.Background(), f, pretest.Options{})
 	require.Len(t, results, 1)
 	require.Empty(t, results[0].Failures)
+}
+
+func TestScriptedFailuresAndTimeoutsWithRetries(t *testing.T) {
+	t.Parallel()
+	f, err := pretest.LoadFile("testdata/erp-sync.test.yaml")
+	require.NoError(t, err)
+	results := pretest.RunFile(context.Background(), f, pretest.Options{})
+	require.Len(t, results, 3)
+	for _, r := range results {
+		require.Empty(t, r.Failures, "%s: %v; calls %+v; instances %+v", r.Scenario, r.Failures, r.Calls, r.Instances)
+	}
+}
+
+func TestTimesWithoutAZoneAreTheShops(t *testing.T) {
+	t.Parallel()
+	f, err := pretest.LoadFile("testdata/zone.test.yaml")
+	require.NoError(t, err)
+	results := pretest.RunFile(context.Background(), f, pretest.Options{})
+	require.Len(t, results, 1)
+	require.Empty(t, results[0].Failures)
+	require.Equal(t, 3*time.Hour, results[0].Span, "the scenario stops when its `for` is over")
+	require.Len(t, results[0].Calls, 1)
 }

@@ -23,6 +23,7 @@ func (r *Runtime) outboxLoop(ctx context.Context) {
 	var poll <-chan time.Time
 	for {
 		r.act.passStart(loopOutbox)
+		r.newOutboxRead()
 		items, err := r.st.Outbox(ctx, r.leases.list(), r.clk.Now(), 500)
 		if err != nil && ctx.Err() == nil {
 			r.log.Error("read outbox", "err", err)
@@ -70,6 +71,9 @@ func (r *Runtime) claim(o store.OutboxItem) bool {
 	if _, busy := r.inflight[o.ID]; busy || !r.leases.owns(o.InstanceID) {
 		return false
 	}
+	if _, done := r.performed[o.ID]; done {
+		return false // the list is older than the item's completion
+	}
 	r.inflight[o.ID] = o.InstanceID
 	return true
 }
@@ -95,10 +99,23 @@ func (r *Runtime) dispatchingIn(slots []int) []int {
 	return out
 }
 
+// newOutboxRead starts a read of the outbox. An item released before it
+// began is listed again only if its row says it is due again (deferred or
+// retried), so only items released from now on are remembered.
+func (r *Runtime) newOutboxRead() {
+	r.inflightMu.Lock()
+	defer r.inflightMu.Unlock()
+	r.outboxRead++
+	clear(r.performed)
+}
+
 func (r *Runtime) release(id string) {
 	r.inflightMu.Lock()
 	instance := r.inflight[id]
 	delete(r.inflight, id)
+	// A list read before this item's completion committed may still hold
+	// it; claim refuses it until a read that cannot.
+	r.performed[id] = r.outboxRead
 	r.inflightMu.Unlock()
 	if r.leases.isDraining(store.SlotOf(instance)) {
 		signal(r.wakeHandBack) // its slot may be free to go now
@@ -107,7 +124,9 @@ func (r *Runtime) release(id string) {
 
 func (r *Runtime) dispatch(ctx context.Context, o store.OutboxItem) {
 	err := r.perform(ctx, o)
-	r.release(o.ID)
+	// Released only once its row is deleted or rescheduled: until then a
+	// read of the outbox lists it as due.
+	defer r.release(o.ID)
 	if err == nil || ctx.Err() != nil {
 		return
 	}

@@ -107,6 +107,11 @@ type Runtime struct {
 
 	inflightMu sync.Mutex
 	inflight   map[string]string // outbox item → its instance
+	// performed holds the outbox items performed since the read of the
+	// outbox whose number they carry: a read from before an item's
+	// completion committed may still list it, and must not start it again.
+	performed  map[string]int64
+	outboxRead int64
 
 	// matched is the event log position the matcher has handed over.
 	matched atomic.Int64
@@ -174,6 +179,7 @@ func New(opts Options) *Runtime {
 		timers:       newTimerQueue(),
 		leases:       newLeases(),
 		inflight:     map[string]string{},
+		performed:    map[string]int64{},
 		stopped:      make(chan struct{}),
 		ready:        make(chan struct{}),
 

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,12 @@ type activity struct {
 	// started and completed count each loop's passes: a pass looks for work
 	// once and hands over what it found.
 	started, completed [loopCount]atomic.Int64
+
+	// watchers counts Settle calls waiting; only then do the counters
+	// above wake them, so that production never takes the lock.
+	watchers atomic.Int32
+	mu       sync.Mutex
+	changed  chan struct{}
 }
 
 func (a *activity) begin() {
@@ -41,10 +48,40 @@ func (a *activity) begin() {
 	a.busy.Add(1)
 }
 
-func (a *activity) end() { a.busy.Add(-1) }
+func (a *activity) end() {
+	if a.busy.Add(-1) == 0 {
+		a.notify()
+	}
+}
 
 func (a *activity) passStart(loop int) { a.started[loop].Add(1) }
-func (a *activity) passEnd(loop int)   { a.completed[loop].Add(1) }
+
+func (a *activity) passEnd(loop int) {
+	a.completed[loop].Add(1)
+	a.notify()
+}
+
+func (a *activity) notify() {
+	if a.watchers.Load() == 0 {
+		return
+	}
+	a.mu.Lock()
+	if a.changed != nil {
+		close(a.changed)
+		a.changed = nil
+	}
+	a.mu.Unlock()
+}
+
+// wait returns a channel closed at the next change of the counters.
+func (a *activity) wait() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.changed == nil {
+		a.changed = make(chan struct{})
+	}
+	return a.changed
+}
 
 // Settle blocks until the runtime has nothing left to do at its clock's
 // current time: no event unmatched, no item queued or being applied, no
@@ -60,6 +97,8 @@ func (r *Runtime) Settle(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	r.act.watchers.Add(1)
+	defer r.act.watchers.Add(-1)
 	for {
 		if err := r.waitIdle(ctx); err != nil {
 			return err
@@ -103,21 +142,24 @@ func (r *Runtime) waitIdle(ctx context.Context) error {
 	return r.poll(ctx, func() bool { return r.act.busy.Load() == 0 })
 }
 
-// poll waits, in real time, until cond holds, looking often at first and
-// less often the longer it takes.
+// poll waits until cond holds, looking again whenever the activity
+// counters change (and now and then, should a change slip by between the
+// look and the wait).
 func (r *Runtime) poll(ctx context.Context, cond func() bool) error {
-	wait := 20 * time.Microsecond
-	for !cond() {
+	for {
+		changed := r.act.wait()
+		if cond() {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-r.stopped:
 			return errStopped
-		case <-time.After(wait):
+		case <-changed:
+		case <-time.After(10 * time.Millisecond):
 		}
-		wait = min(2*wait, 2*time.Millisecond)
 	}
-	return nil
 }
 
 // farAhead bounds the look for the next due timer or call.

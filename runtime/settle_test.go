@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -142,4 +143,66 @@ func TestNextDueTicksSchedulesByTheClock(t *testing.T) {
 	}
 	require.Len(t, rec.Calls("log"), 4)
 	require.Len(t, h.instances("completed"), 4)
+}
+
+const callFlow = `document:
+  dsl: '1.0.3'
+  namespace: shop
+  name: calls
+  version: '1.0.0'
+schedule:
+  on:
+    one:
+      with:
+        type: order.paid
+do:
+  - first:
+      call: log
+      with:
+        message: one
+  - second:
+      call: log
+      with:
+        message: two
+`
+
+// TestOutboxPassesNeverRepeatACall hammers the outbox with passes (Settle
+// asks for one every round) while calls complete: a pass that read the
+// outbox just before a call's completion committed must not make the call
+// again.
+func TestOutboxPassesNeverRepeatACall(t *testing.T) {
+	t.Parallel()
+	h, rec := recordingHarness(t)
+	h.put(callFlow)
+	const n = 60
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = h.rt.Settle(ctx)
+			}
+		}
+	}()
+	for i := range n {
+		h.ingest("order.paid", fmt.Sprintf("o-%d", i), map[string]any{"n": i})
+	}
+	h.eventually("every instance completes", func() bool { return len(h.instances("completed")) == n })
+	close(stop)
+	<-done
+	require.NoError(t, h.rt.Settle(ctx))
+	seen := map[string]int{}
+	for _, c := range rec.Calls("log") {
+		seen[c.IdempotencyKey]++
+	}
+	require.Len(t, seen, 2*n)
+	for key, times := range seen {
+		require.Equal(t, 1, times, "call %s was made %d times", key, times)
+	}
 }
