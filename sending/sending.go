@@ -175,7 +175,8 @@ func (r *Rules) Intercept(ctx context.Context, req connector.Request, next conne
 
 	claim := store.MessageClaim{Message: m.Message}
 	if w := set.smartWindow(channel); m.Category == "marketing" && w > 0 {
-		claim.SmartSince = now.Add(-w)
+		// Within the window: sent less than w ago.
+		claim.SmartSince = now.Add(-w + time.Nanosecond)
 	}
 	if set.ratePerMinute > 0 {
 		// A message at t counts for the minute after it: at now, those
