@@ -21,6 +21,7 @@ import (
 	"github.com/storeflow/storeflow/follower"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/secret"
+	"github.com/storeflow/storeflow/sending"
 	"github.com/storeflow/storeflow/server"
 	"github.com/storeflow/storeflow/shop"
 	"github.com/storeflow/storeflow/store"
@@ -186,7 +187,12 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		log.Warn("no unsubscribe links, so marketing email is refused: set --public-url to the https URL customers reach storeflow at", "err", err)
 		links = nil
 	}
-	calls := catalog.Default(catalog.Options{Logger: log, Shops: shops.Get, Unsubscribe: links})
+	// The sending rules check every message against consents and orders
+	// the facts follower files from the event log.
+	facts := &sending.Facts{Store: st, Logger: log}
+	rules := &sending.Rules{Log: st, Shops: shops.Get, Consents: facts, Conversions: facts,
+		Origins: sending.StoreOrigins{Instances: st}, Logger: log}
+	calls := catalog.Default(catalog.Options{Logger: log, Shops: shops.Get, Unsubscribe: links, Sending: rules})
 	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL, Connectors: calls,
 		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource, Retention: cfg.retention,
 		SecretSource: func(ctx context.Context) (map[string]any, error) {
@@ -219,6 +225,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	followersDone := make(chan struct{})
 	go func() { defer close(followersDone); _ = projections.Run(runCtx) }()
 	defer func() { stopRuntime(); <-followersDone }()
+	factsDone := make(chan struct{})
+	go func() { defer close(factsDone); facts.Run(runCtx, time.Second) }()
+	defer func() { stopRuntime(); <-factsDone }() // before the store closes
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	ready.Store(true)
