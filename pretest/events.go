@@ -161,7 +161,9 @@ func firstOf(vals ...string) string {
 // the shop and the time and checked against the type's schema.
 func (s *scenario) logCanonical(ctx context.Context, line int, typ, id, subject string, at time.Time, data map[string]any) error {
 	if _, ok := data["shop"]; !ok {
-		data["shop"] = s.shop.Domain
+		// The shop's id, as the webhook ingress gives it: the sending rules
+		// and the connectors name shops by id.
+		data["shop"] = s.shop.ID
 	}
 	if _, ok := data["occurredAt"]; !ok {
 		data["occurredAt"] = commerce.Timestamp(at)
@@ -217,7 +219,7 @@ func (s *scenario) deliver(ctx context.Context, te timedEvent) error {
 			subject = subjectOf(data)
 		}
 		if e.Source != "" {
-			return s.logCustom(ctx, e, id, e.Source, subject, withShop(data, s.shop.Domain, te.at))
+			return s.logCustom(ctx, e, id, e.Source, subject, withShop(data, s.shop.ID, te.at))
 		}
 		return s.logCanonical(ctx, e.Line, e.Type, id, subject, te.at, data)
 	}
@@ -229,9 +231,9 @@ func (s *scenario) deliver(ctx context.Context, te timedEvent) error {
 	return s.logCustom(ctx, e, id, source, e.Subject, payload)
 }
 
-func withShop(data map[string]any, domain string, at time.Time) map[string]any {
+func withShop(data map[string]any, id string, at time.Time) map[string]any {
 	if _, ok := data["shop"]; !ok {
-		data["shop"] = domain
+		data["shop"] = id
 	}
 	if _, ok := data["occurredAt"]; !ok {
 		data["occurredAt"] = commerce.Timestamp(at)

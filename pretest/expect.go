@@ -26,6 +26,7 @@ type Suppression struct {
 	Task     string        `json:"task,omitempty"`
 	At       string        `json:"at"`
 	Offset   time.Duration `json:"-"`
+	when     time.Time     // when it was recorded; collect makes Offset of it
 }
 
 // suppressionsOf reads the suppressions out of an instance's history.
@@ -68,7 +69,7 @@ func suppressionsOf(entries []store.HistoryEntry) []Suppression {
 			t = rec.Time
 		}
 		s.At = t.UTC().Format(time.RFC3339Nano)
-		s.Offset = t.Sub(time.Time{}) // made relative by collect
+		s.when = t // made relative by collect (from year 1 it would overflow a Duration)
 		out = append(out, s)
 	}
 	return out
@@ -99,7 +100,7 @@ func (s *scenario) collect(ctx context.Context) error {
 		}
 		for _, sup := range suppressionsOf(hist) {
 			sup.Workflow = rec.Name
-			sup.Offset = sup.Offset - s.start.Sub(time.Time{})
+			sup.Offset = sup.when.Sub(s.start)
 			sup.At = FormatOffset(sup.Offset)
 			ir.Suppressed = append(ir.Suppressed, sup)
 		}

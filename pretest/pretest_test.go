@@ -15,7 +15,7 @@ func TestExampleAbandonedCheckoutPasses(t *testing.T) {
 	f, err := pretest.LoadFile("../examples/abandoned-checkout.test.yaml")
 	require.NoError(t, err)
 	results := pretest.RunFile(context.Background(), f, pretest.Options{})
-	require.Len(t, results, 3)
+	require.Len(t, results, 5)
 	for _, r := range results {
 		for _, fl := range r.Failures {
 			t.Errorf("%s: %s", r.Scenario, fl)

@@ -22,6 +22,7 @@ import (
 	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/secret"
+	"github.com/storeflow/storeflow/sending"
 	"github.com/storeflow/storeflow/shop"
 	"github.com/storeflow/storeflow/store"
 	"github.com/storeflow/storeflow/store/sqlite"
@@ -202,7 +203,12 @@ func (s *scenario) run(ctx context.Context) error {
 
 	s.rec = recording.New()
 	scripted := s.script()
-	live := catalog.Default(catalog.Options{Logger: logger, Shops: shops.Get, HTTP: s.opts.HTTP})
+	// The sending rules stand in front of the twin as in front of the live
+	// connectors: what they suppress or hold never reaches it (or later).
+	facts := &sending.Facts{Store: st, Logger: logger}
+	rules := &sending.Rules{Log: st, Shops: shops.Get, Consents: facts, Conversions: facts,
+		Origins: sending.StoreOrigins{Instances: st}, Clock: s.vc, Logger: logger}
+	live := catalog.Default(catalog.Options{Logger: logger, Shops: shops.Get, HTTP: s.opts.HTTP, Sending: rules})
 	twin := live.Twin(connector.Func(func(ctx context.Context, req connector.Request) (any, error) {
 		out, err := s.rec.Call(ctx, req)
 		name := recording.Call{Kind: req.Kind, Function: req.Function}.Name()

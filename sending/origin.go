@@ -16,6 +16,9 @@ import (
 // workflow, and the checkout that started it, if one did.
 type Origin struct {
 	Workflow string // namespace/name:version
+	// Shop is the shop of the event that started the instance: a message
+	// that names no shop belongs to it.
+	Shop     string
 	Checkout *Checkout
 }
 
@@ -82,6 +85,9 @@ func (o StoreOrigins) Origin(ctx context.Context, id string) (Origin, error) {
 		if depth == 0 {
 			out.Workflow = in.Workflow.String()
 		}
+		if out.Shop == "" {
+			out.Shop = ShopOf(in.Input)
+		}
 		if out.Checkout = CheckoutOf(in.Input); out.Checkout != nil || in.Parent == nil {
 			return out, nil
 		}
@@ -136,6 +142,32 @@ func CheckoutOf(input any) *Checkout {
 		return c
 	}
 	return nil
+}
+
+// ShopOf returns the shop of the first event of an instance's input that
+// names one (its data's shop, else its shop attribute); "" when none does.
+func ShopOf(input any) string {
+	items, ok := input.([]any)
+	if !ok {
+		items = []any{input}
+	}
+	for _, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		data := m
+		if d, ok := m["data"].(map[string]any); ok {
+			data = d
+		}
+		if s, ok := data["shop"].(string); ok && strings.TrimSpace(s) != "" {
+			return strings.TrimSpace(s)
+		}
+		if s, ok := m["shop"].(string); ok && strings.TrimSpace(s) != "" {
+			return strings.TrimSpace(s)
+		}
+	}
+	return ""
 }
 
 // scalar renders an id given as a string or a number.

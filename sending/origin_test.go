@@ -82,3 +82,21 @@ func TestFactsOfEvents(t *testing.T) {
 	_, err = FactsOf(store.Event{Envelope: []byte("not json")})
 	require.Error(t, err)
 }
+
+func TestShopOfAnInstancesInput(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		input any
+		want  string
+	}{
+		{"the data's shop", []any{map[string]any{"type": "commerce.order.paid", "shop": "attr", "data": map[string]any{"shop": "acme"}}}, "acme"},
+		{"the shop attribute", []any{map[string]any{"type": "custom", "shop": " acme ", "data": map[string]any{"x": 1}}}, "acme"},
+		{"data alone (read: data)", []any{map[string]any{"shop": "acme", "orderId": "1"}}, "acme"},
+		{"the first event that names one", []any{map[string]any{"data": map[string]any{}}, map[string]any{"data": map[string]any{"shop": "b"}}}, "b"},
+		{"none", map[string]any{"email": "ada@example.com"}, ""},
+		{"nothing", nil, ""},
+	} {
+		require.Equal(t, tc.want, ShopOf(tc.input), tc.name)
+	}
+}

@@ -128,7 +128,20 @@ func (r *Rules) Intercept(ctx context.Context, req connector.Request, next conne
 	if !ok || req.Kind != connector.KindFunction {
 		return next.Call(ctx, req)
 	}
-	sh, err := shopconfig.Lookup(ctx, r.Shops, fn, shopOf(req.Args))
+	a, ok := decodeArgs(req.Args)
+	if !ok {
+		return next.Call(ctx, req) // arguments the connector refuses: let it say why
+	}
+	origin, err := r.origin(ctx, req.Instance)
+	if err != nil {
+		return nil, unavailable(fn, "the calling instance", err)
+	}
+	if a.Shop == "" {
+		// A message that names no shop belongs, for the rules, to the shop
+		// whose event started its instance.
+		a.Shop = origin.Shop
+	}
+	sh, err := shopconfig.Lookup(ctx, r.Shops, fn, a.Shop)
 	if err != nil {
 		return nil, err
 	}
@@ -136,9 +149,8 @@ func (r *Rules) Intercept(ctx context.Context, req connector.Request, next conne
 	if err != nil {
 		return nil, problem.Newf(problem.TypeConfiguration, 500, "Sending Rules Not Configured", "%s: %v", fn, err)
 	}
-	m, ok := describe(req, fn, channel, set.country)
+	m, ok := describe(req, a, fn, channel, set.country)
 	if !ok {
-		// Arguments the connector refuses: let it say why.
 		return next.Call(ctx, req)
 	}
 	now := req.At
@@ -158,10 +170,6 @@ func (r *Rules) Intercept(ctx context.Context, req connector.Request, next conne
 		return nil, unavailable(fn, "the message log", err)
 	}
 
-	origin, err := r.origin(ctx, req.Instance)
-	if err != nil {
-		return nil, unavailable(fn, "the calling instance", err)
-	}
 	m.Workflow = origin.Workflow
 	if m.CustomerID == "" && origin.Checkout != nil && sameAddress(channel, m.Address, origin.Checkout) {
 		m.CustomerID = origin.Checkout.CustomerID
@@ -175,7 +183,8 @@ func (r *Rules) Intercept(ctx context.Context, req connector.Request, next conne
 
 	claim := store.MessageClaim{Message: m.Message}
 	if w := set.smartWindow(channel); m.Category == "marketing" && w > 0 {
-		claim.SmartSince = now.Add(-w)
+		// Within the window: sent less than w ago.
+		claim.SmartSince = now.Add(-w + time.Nanosecond)
 	}
 	if set.ratePerMinute > 0 {
 		// A message at t counts for the minute after it: at now, those
@@ -330,16 +339,10 @@ func decodeArgs(v any) (args, bool) {
 	return a, true
 }
 
-func shopOf(v any) string {
-	a, _ := decodeArgs(v)
-	return a.Shop
-}
-
 // describe reads the message a call sends; false when its arguments are
 // not ones the connector would send.
-func describe(req connector.Request, fn, channel, country string) (message, bool) {
-	a, ok := decodeArgs(req.Args)
-	if !ok || a.Category != "marketing" && a.Category != "transactional" {
+func describe(req connector.Request, a args, fn, channel, country string) (message, bool) {
+	if a.Category != "marketing" && a.Category != "transactional" {
 		return message{}, false
 	}
 	m := message{channel: channel, function: fn, Message: store.Message{Key: req.IdempotencyKey, Shop: a.Shop, Channel: channel,

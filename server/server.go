@@ -114,6 +114,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/instances/{id}/cancel", s.auth(s.lifecycle("cancel")))
 	m.HandleFunc("POST /v1/instances/{id}/suspend", s.auth(s.lifecycle("suspend")))
 	m.HandleFunc("POST /v1/instances/{id}/resume", s.auth(s.lifecycle("resume")))
+	m.HandleFunc("GET /v1/messages", s.auth(s.listMessages))
 	if s.cfg.Shops != nil {
 		m.HandleFunc("POST /v1/shops", s.auth(s.postShop))
 		m.HandleFunc("GET /v1/shops", s.auth(s.listShops))

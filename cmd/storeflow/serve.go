@@ -22,6 +22,7 @@ import (
 	"github.com/storeflow/storeflow/follower"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/secret"
+	"github.com/storeflow/storeflow/sending"
 	"github.com/storeflow/storeflow/server"
 	"github.com/storeflow/storeflow/shop"
 	"github.com/storeflow/storeflow/store"
@@ -188,7 +189,12 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		links = nil
 	}
 	customers := &customer.Directory{Store: st, Shops: shops.Get}
-	calls := catalog.Default(catalog.Options{Logger: log, Shops: shops.Get, Unsubscribe: links, Customers: customers})
+	// The sending rules check every message against consents and orders
+	// the facts follower files from the event log.
+	facts := &sending.Facts{Store: st, Logger: log}
+	rules := &sending.Rules{Log: st, Shops: shops.Get, Consents: facts, Conversions: facts,
+		Origins: sending.StoreOrigins{Instances: st}, Logger: log}
+	calls := catalog.Default(catalog.Options{Logger: log, Shops: shops.Get, Unsubscribe: links, Customers: customers, Sending: rules})
 	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL, Connectors: calls,
 		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource, Retention: cfg.retention,
 		SecretSource: func(ctx context.Context) (map[string]any, error) {
@@ -228,6 +234,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	followersDone := make(chan struct{})
 	go func() { defer close(followersDone); _ = projections.Run(runCtx) }()
 	defer func() { stopRuntime(); <-followersDone }()
+	factsDone := make(chan struct{})
+	go func() { defer close(factsDone); facts.Run(runCtx, time.Second) }()
+	defer func() { stopRuntime(); <-factsDone }() // before the store closes
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	ready.Store(true)

@@ -26,8 +26,9 @@
 //	     links for marketing mail (type configuration). Final.
 //
 // Consent, smart sending, quiet hours and the conversion guard are not
-// checked here: a sending-rules layer in front of the connector does that,
-// reading `category`, `to` and `shop` from the same arguments.
+// checked here: the sending rules in front of the connector (package
+// sending) do that, reading `category`, `to` and `shop` from the same
+// arguments.
 package email
 
 import (

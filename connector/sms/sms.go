@@ -21,9 +21,9 @@
 // other 4xx otherwise (400 for an invalid or unsubscribed number: 21211,
 // 21610, …), final. The detail carries Twilio's error code and message.
 //
-// Consent, quiet hours and smart sending are not checked here: a
-// sending-rules layer in front of the connector reads `category`, `to` and
-// `shop` from the same arguments.
+// Consent, quiet hours and smart sending are not checked here: the sending
+// rules in front of the connector (package sending) read `category`, `to`
+// and `shop` from the same arguments.
 package sms
 
 import (
