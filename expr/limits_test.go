@@ -152,7 +152,7 @@ func TestRunawayExpressionsStop(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e, err := expr.Compile("${ "+tc.src+" }", nil)
 			require.NoError(t, err)
-			l := expr.Limits{Timeout: time.Minute, MaxSize: 4 << 20}
+			l := expr.Limits{Timeout: time.Minute, MaxSize: 1 << 20}
 			if tc.limit == "time" {
 				l.Timeout = 200 * time.Millisecond
 			}
@@ -165,7 +165,7 @@ func TestRunawayExpressionsStop(t *testing.T) {
 			require.ErrorAs(t, err, &limit, "%v", err)
 			require.Equal(t, tc.limit, limit.Limit, "%v", err)
 			t.Logf("%s: %v after %v, heap grew by at most %d MiB", tc.src, err, took.Round(time.Millisecond), peak>>20)
-			// 4 MiB of values is well under 100 MiB of heap, however the
+			// 1 MiB of values is well under 100 MiB of heap, however the
 			// garbage collector runs.
 			require.Less(t, peak, uint64(100<<20))
 		})
@@ -222,30 +222,30 @@ func TestLimitsFromContext(t *testing.T) {
 	t.Parallel()
 	e, err := expr.Compile(`${ [range(.)] | length }`, nil)
 	require.NoError(t, err)
-	small := expr.WithLimits(context.Background(), expr.Limits{MaxSize: 1 << 20})
-	_, err = e.Eval(small, 100000, nil)
+	small := expr.WithLimits(context.Background(), expr.Limits{MaxSize: 64 << 10, Timeout: time.Minute})
+	_, err = e.Eval(small, 20000, nil)
 	var limit *expr.LimitError
 	require.ErrorAs(t, err, &limit)
-	require.Equal(t, int64(1<<20), limit.Max)
-	require.Contains(t, err.Error(), `evaluate "[range(.)] | length": it builds more than 1MiB of values, the size limit of an evaluation (raise it with --expr-max-size`)
-	got, err := e.Eval(context.Background(), 100000, nil)
-	require.NoError(t, err, "the default limit allows 100000 elements")
-	require.Equal(t, 100000, got)
+	require.Equal(t, int64(64<<10), limit.Max)
+	require.Contains(t, err.Error(), `evaluate "[range(.)] | length": it builds more than 64KiB of values, the size limit of an evaluation (raise it with --expr-max-size`)
+	got, err := e.Eval(expr.WithLimits(context.Background(), expr.Limits{Timeout: time.Minute}), 20000, nil)
+	require.NoError(t, err, "the default size allows 20000 elements")
+	require.Equal(t, 20000, got)
 }
 
 func TestLimitsShareOneTemplate(t *testing.T) {
 	t.Parallel()
-	// Each expression alone fits in 1 MiB; the template's together do not.
+	// Each expression alone fits in 64 KiB; the template's together do not.
 	tmpl, err := expr.CompileTemplate(map[string]any{
-		"a": "${ [range(40000)] | length }",
-		"b": "${ [range(40000)] | length }",
+		"a": "${ [range(2500)] | length }",
+		"b": "${ [range(2500)] | length }",
 	}, expr.Strict, nil)
 	require.NoError(t, err)
-	ctx := expr.WithLimits(context.Background(), expr.Limits{MaxSize: 1 << 20})
+	ctx := expr.WithLimits(context.Background(), expr.Limits{MaxSize: 64 << 10, Timeout: time.Minute})
 	_, err = tmpl.Eval(ctx, nil, nil)
 	var limit *expr.LimitError
 	require.ErrorAs(t, err, &limit)
-	one, err := expr.Compile("${ [range(40000)] | length }", nil)
+	one, err := expr.Compile("${ [range(2500)] | length }", nil)
 	require.NoError(t, err)
 	_, err = one.Eval(ctx, nil, nil)
 	require.NoError(t, err)
@@ -262,13 +262,13 @@ func TestLooseModeKeepsLimitErrors(t *testing.T) {
 
 func TestResultMayHoldTheInput(t *testing.T) {
 	t.Parallel()
-	big := make([]any, 200000)
+	big := make([]any, 20000)
 	for i := range big {
 		big[i] = map[string]any{"sku": "TEE", "qty": i}
 	}
 	e, err := expr.Compile(`${ {all: ., again: .} }`, nil)
 	require.NoError(t, err)
-	ctx := expr.WithLimits(context.Background(), expr.Limits{MaxSize: 1 << 20})
+	ctx := expr.WithLimits(context.Background(), expr.Limits{MaxSize: 1 << 20, Timeout: time.Minute})
 	_, err = e.Eval(ctx, big, nil)
 	var limit *expr.LimitError
 	require.ErrorAs(t, err, &limit, "twice an input larger than the limit is too much")
