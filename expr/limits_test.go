@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/big"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -313,4 +314,54 @@ func TestParseSize(t *testing.T) {
 		_, err := expr.ParseSize(in)
 		require.Error(t, err, in)
 	}
+}
+
+// FuzzGuardsKeepMeaning checks, on any expression both gojq and Compile
+// accept, that the guards change no result within the limits.
+func FuzzGuardsKeepMeaning(f *testing.F) {
+	for _, q := range []string{`.a + 1`, `[.xs[] * 2]`, `"\(.a)-\(.s)"`, `.a += 1`, `{a, s} * {a: 2}`, `def f: . + 1; [.xs[] | f]`, `.xs | tojson`, `[paths]`, `.xs[1] = 5`} {
+		f.Add(q)
+	}
+	input := map[string]any{"a": 1, "s": "ab", "xs": []any{3, 1, 2}, "o": map[string]any{"k": map[string]any{"x": 1}}}
+	f.Fuzz(func(t *testing.T, q string) {
+		if len(q) > 512 || strings.Contains(q, "now") || strings.Contains(q, "input") || strings.Contains(q, "debug") || strings.Contains(q, "stderr") {
+			return
+		}
+		query, err := gojq.Parse("[" + q + "]")
+		if err != nil {
+			return
+		}
+		code, err := gojq.Compile(query, gojq.WithEnvironLoader(func() []string { return nil }))
+		if err != nil {
+			return
+		}
+		e, err := expr.Compile("["+q+"]", nil)
+		if err != nil {
+			if strings.Contains(err.Error(), "reserved") {
+				return
+			}
+			t.Fatalf("gojq compiles %q, Compile does not: %v", q, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		want, _ := code.RunWithContext(ctx, expr.Normalize(deepCopyJSON(input))).Next()
+		if ctx.Err() != nil {
+			return
+		}
+		got, err := e.Eval(expr.WithLimits(context.Background(), expr.Limits{Timeout: time.Second}), expr.Normalize(deepCopyJSON(input)), nil)
+		var limit *expr.LimitError
+		if errors.As(err, &limit) {
+			return
+		}
+		if wantErr, ok := want.(error); ok {
+			if err == nil {
+				t.Fatalf("%q: gojq fails with %v, Compile gives %v", q, wantErr, got)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%q: gojq gives %v, Compile fails with %v", q, want, err)
+		}
+		require.Equal(t, bigToFloat(want), got, q)
+	})
 }
