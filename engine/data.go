@@ -123,10 +123,19 @@ func dateTime(t time.Time) map[string]any {
 	}
 }
 
+// limitTitle is the title of the problem of an expression past a limit.
+const limitTitle = "Expression Limit Exceeded"
+
 func exprProblem(err error) *problem.Problem {
 	var p *problem.Problem
 	if errors.As(err, &p) {
 		return p
+	}
+	var limit *expr.LimitError
+	if errors.As(err, &limit) {
+		// An expression error, so that `catch: errors: with: type:
+		// expression` catches it like any other failing expression.
+		return &problem.Problem{Type: problem.TypeExpression, Status: 400, Title: limitTitle, Detail: err.Error()}
 	}
 	return &problem.Problem{Type: problem.TypeExpression, Status: 400, Title: "Expression Error", Detail: err.Error()}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/storeflow/storeflow/clock"
 	"github.com/storeflow/storeflow/dsl"
+	"github.com/storeflow/storeflow/expr"
 	"github.com/storeflow/storeflow/problem"
 )
 
@@ -34,7 +35,10 @@ type Engine struct {
 	// nor defined in the workflow: the runtime's default catalog of
 	// built-ins. Nil: none.
 	Builtins dsl.Builtins
-	Logger   *slog.Logger
+	// Limits bound every expression evaluation (zero fields: expr's
+	// defaults); past one the task faults with an expression error.
+	Limits expr.Limits
+	Logger *slog.Logger
 }
 
 // New returns an engine reading time from c.
@@ -155,6 +159,7 @@ func (e *Engine) newRun(ctx context.Context, wf *dsl.Workflow, in *Instance) *ru
 	if in.Pending == nil {
 		in.Pending = map[string]PendingEffect{}
 	}
+	ctx = expr.WithLimits(ctx, e.Limits)
 	return &run{e: e, ctx: ctx, wf: wf, in: in, tr: &Transition{Instance: in}, now: e.Clock.Now().UTC()}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/storeflow/storeflow/dsl"
@@ -304,6 +305,11 @@ func (r *run) runExtensions(f *Frame, item *dsl.TaskItem, sc *scope, before bool
 }
 
 func (r *run) taskFault(f *Frame, item *dsl.TaskItem, p *problem.Problem) outcome {
+	if p.Title == limitTitle && !strings.HasPrefix(p.Detail, "task ") {
+		c := *p
+		c.Detail = fmt.Sprintf("task %s: %s", item.Name, p.Detail)
+		p = &c
+	}
 	p = p.WithInstance(item.Path)
 	r.discard(f)
 	f.Timer, f.Effect = "", ""

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/big"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -152,7 +153,7 @@ func TestRunawayExpressionsStop(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e, err := expr.Compile("${ "+tc.src+" }", nil)
 			require.NoError(t, err)
-			l := expr.Limits{Timeout: time.Minute, MaxSize: 4 << 20}
+			l := expr.Limits{Timeout: time.Minute, MaxSize: 1 << 20}
 			if tc.limit == "time" {
 				l.Timeout = 200 * time.Millisecond
 			}
@@ -165,7 +166,7 @@ func TestRunawayExpressionsStop(t *testing.T) {
 			require.ErrorAs(t, err, &limit, "%v", err)
 			require.Equal(t, tc.limit, limit.Limit, "%v", err)
 			t.Logf("%s: %v after %v, heap grew by at most %d MiB", tc.src, err, took.Round(time.Millisecond), peak>>20)
-			// 4 MiB of values is well under 100 MiB of heap, however the
+			// 1 MiB of values is well under 100 MiB of heap, however the
 			// garbage collector runs.
 			require.Less(t, peak, uint64(100<<20))
 		})
@@ -222,30 +223,30 @@ func TestLimitsFromContext(t *testing.T) {
 	t.Parallel()
 	e, err := expr.Compile(`${ [range(.)] | length }`, nil)
 	require.NoError(t, err)
-	small := expr.WithLimits(context.Background(), expr.Limits{MaxSize: 1 << 20})
-	_, err = e.Eval(small, 100000, nil)
+	small := expr.WithLimits(context.Background(), expr.Limits{MaxSize: 64 << 10, Timeout: time.Minute})
+	_, err = e.Eval(small, 20000, nil)
 	var limit *expr.LimitError
 	require.ErrorAs(t, err, &limit)
-	require.Equal(t, int64(1<<20), limit.Max)
-	require.Contains(t, err.Error(), `evaluate "[range(.)] | length": it builds more than 1MiB of values, the size limit of an evaluation (raise it with --expr-max-size`)
-	got, err := e.Eval(context.Background(), 100000, nil)
-	require.NoError(t, err, "the default limit allows 100000 elements")
-	require.Equal(t, 100000, got)
+	require.Equal(t, int64(64<<10), limit.Max)
+	require.Contains(t, err.Error(), `evaluate "[range(.)] | length": it builds more than 64KiB of values, the size limit of an evaluation (raise it with --expr-max-size`)
+	got, err := e.Eval(expr.WithLimits(context.Background(), expr.Limits{Timeout: time.Minute}), 20000, nil)
+	require.NoError(t, err, "the default size allows 20000 elements")
+	require.Equal(t, 20000, got)
 }
 
 func TestLimitsShareOneTemplate(t *testing.T) {
 	t.Parallel()
-	// Each expression alone fits in 1 MiB; the template's together do not.
+	// Each expression alone fits in 64 KiB; the template's together do not.
 	tmpl, err := expr.CompileTemplate(map[string]any{
-		"a": "${ [range(40000)] | length }",
-		"b": "${ [range(40000)] | length }",
+		"a": "${ [range(2500)] | length }",
+		"b": "${ [range(2500)] | length }",
 	}, expr.Strict, nil)
 	require.NoError(t, err)
-	ctx := expr.WithLimits(context.Background(), expr.Limits{MaxSize: 1 << 20})
+	ctx := expr.WithLimits(context.Background(), expr.Limits{MaxSize: 64 << 10, Timeout: time.Minute})
 	_, err = tmpl.Eval(ctx, nil, nil)
 	var limit *expr.LimitError
 	require.ErrorAs(t, err, &limit)
-	one, err := expr.Compile("${ [range(40000)] | length }", nil)
+	one, err := expr.Compile("${ [range(2500)] | length }", nil)
 	require.NoError(t, err)
 	_, err = one.Eval(ctx, nil, nil)
 	require.NoError(t, err)
@@ -262,13 +263,13 @@ func TestLooseModeKeepsLimitErrors(t *testing.T) {
 
 func TestResultMayHoldTheInput(t *testing.T) {
 	t.Parallel()
-	big := make([]any, 200000)
+	big := make([]any, 20000)
 	for i := range big {
 		big[i] = map[string]any{"sku": "TEE", "qty": i}
 	}
 	e, err := expr.Compile(`${ {all: ., again: .} }`, nil)
 	require.NoError(t, err)
-	ctx := expr.WithLimits(context.Background(), expr.Limits{MaxSize: 1 << 20})
+	ctx := expr.WithLimits(context.Background(), expr.Limits{MaxSize: 1 << 20, Timeout: time.Minute})
 	_, err = e.Eval(ctx, big, nil)
 	var limit *expr.LimitError
 	require.ErrorAs(t, err, &limit, "twice an input larger than the limit is too much")
@@ -313,4 +314,54 @@ func TestParseSize(t *testing.T) {
 		_, err := expr.ParseSize(in)
 		require.Error(t, err, in)
 	}
+}
+
+// FuzzGuardsKeepMeaning checks, on any expression both gojq and Compile
+// accept, that the guards change no result within the limits.
+func FuzzGuardsKeepMeaning(f *testing.F) {
+	for _, q := range []string{`.a + 1`, `[.xs[] * 2]`, `"\(.a)-\(.s)"`, `.a += 1`, `{a, s} * {a: 2}`, `def f: . + 1; [.xs[] | f]`, `.xs | tojson`, `[paths]`, `.xs[1] = 5`} {
+		f.Add(q)
+	}
+	input := map[string]any{"a": 1, "s": "ab", "xs": []any{3, 1, 2}, "o": map[string]any{"k": map[string]any{"x": 1}}}
+	f.Fuzz(func(t *testing.T, q string) {
+		if len(q) > 512 || strings.Contains(q, "now") || strings.Contains(q, "input") || strings.Contains(q, "debug") || strings.Contains(q, "stderr") {
+			return
+		}
+		query, err := gojq.Parse("[" + q + "]")
+		if err != nil {
+			return
+		}
+		code, err := gojq.Compile(query, gojq.WithEnvironLoader(func() []string { return nil }))
+		if err != nil {
+			return
+		}
+		e, err := expr.Compile("["+q+"]", nil)
+		if err != nil {
+			if strings.Contains(err.Error(), "reserved") {
+				return
+			}
+			t.Fatalf("gojq compiles %q, Compile does not: %v", q, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		want, _ := code.RunWithContext(ctx, expr.Normalize(deepCopyJSON(input))).Next()
+		if ctx.Err() != nil {
+			return
+		}
+		got, err := e.Eval(expr.WithLimits(context.Background(), expr.Limits{Timeout: time.Second}), expr.Normalize(deepCopyJSON(input)), nil)
+		var limit *expr.LimitError
+		if errors.As(err, &limit) {
+			return
+		}
+		if wantErr, ok := want.(error); ok {
+			if err == nil {
+				t.Fatalf("%q: gojq fails with %v, Compile gives %v", q, wantErr, got)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%q: gojq gives %v, Compile fails with %v", q, want, err)
+		}
+		require.Equal(t, bigToFloat(want), got, q)
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/storeflow/storeflow/connector"
 	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/engine"
+	"github.com/storeflow/storeflow/expr"
 	"github.com/storeflow/storeflow/store"
 )
 
@@ -58,6 +59,9 @@ type Options struct {
 	// Retention, when above 0, is how long events and instance history are
 	// kept; older ones are pruned at start and hourly (store.Pruner).
 	Retention time.Duration
+	// ExprLimits bound every expression evaluation: the workflows' and the
+	// event filters' (zero fields: expr's defaults).
+	ExprLimits expr.Limits
 }
 
 // Observation describes a committed transition.
@@ -168,6 +172,7 @@ func New(opts Options) *Runtime {
 	eng.SecretSource = opts.SecretSource
 	eng.Builtins = opts.Connectors
 	eng.Logger = opts.Logger
+	eng.Limits = opts.ExprLimits
 	r := &Runtime{
 		opts: opts, st: opts.Store, clk: opts.Clock, eng: eng, calls: opts.Connectors, log: opts.Logger,
 		defs:         newRegistry(opts.Store, opts.Connectors),
@@ -221,7 +226,10 @@ func (r *Runtime) Run(ctx context.Context) error {
 		return err
 	}
 	loops := []func(context.Context){r.matchLoop, r.timerLoop, r.outboxLoop, r.scheduleLoop, r.leaseLoop, r.notifyLoop, r.retentionLoop}
-	workCtx, cancelWork := context.WithCancel(context.Background())
+	// The loops evaluate event filters and correlations under the same
+	// limits as workflows.
+	loopCtx := expr.WithLimits(ctx, r.opts.ExprLimits)
+	workCtx, cancelWork := context.WithCancel(expr.WithLimits(context.Background(), r.opts.ExprLimits))
 	defer cancelWork()
 	var committer sync.WaitGroup
 	committer.Add(1)
@@ -233,7 +241,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 	var loopsWG sync.WaitGroup
 	for _, loop := range loops {
 		loopsWG.Add(1)
-		go func() { defer loopsWG.Done(); loop(ctx) }()
+		go func() { defer loopsWG.Done(); loop(loopCtx) }()
 	}
 	<-ctx.Done()
 	stopping := time.Now()

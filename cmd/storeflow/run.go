@@ -30,6 +30,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	virtual := fl.Bool("virtual-clock", false, "jump time to each due timer instead of waiting (a 'wait 7 days' ends at once)")
 	workflows := fl.String("workflows", "", "directory of workflows that `run: workflow` may start (default: the workflow file's directory)")
 	timeout := fl.Duration("timeout", 0, "give up after this much real time (0: no limit)")
+	exprLimits := exprLimitFlags(fl)
 	var events listFlag
 	fl.Var(&events, "event", "a CloudEvent (inline JSON or @FILE) delivered to the workflow's listens; repeatable")
 	fl.Usage = func() {
@@ -40,6 +41,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	file := fl.Arg(0)
+	limits, err := exprLimits()
+	if err != nil {
+		fmt.Fprintf(stderr, "storeflow run: %v\n", err)
+		return 2
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	calls := catalog.Default(catalog.Options{Logger: logger})
 	wf, err := dsl.LoadFileWith(file, dsl.Options{Builtins: calls})
@@ -93,6 +99,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	eng := engine.New(clk)
 	eng.Secrets = secMap
+	eng.Limits = limits
 	eng.Builtins = calls
 	eng.Logger = logger
 	local := &engine.Local{

@@ -19,6 +19,7 @@ import (
 	"github.com/storeflow/storeflow/catalog"
 	"github.com/storeflow/storeflow/connector/email"
 	"github.com/storeflow/storeflow/customer"
+	"github.com/storeflow/storeflow/expr"
 	"github.com/storeflow/storeflow/follower"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/secret"
@@ -59,6 +60,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	publicURL := fl.String("public-url", envOr("STOREFLOW_PUBLIC_URL", ""), "the URL customers and shops reach this storeflow at (https://automation.shop.example), for unsubscribe links in emails; default http://ADDR (env STOREFLOW_PUBLIC_URL)")
 	keyFile := fl.String("secret-key-file", envOr("STOREFLOW_SECRET_KEY_FILE", ""), "file of the key that seals shops' secrets at rest, created (mode 0600) on first start; default DATA-DIR/secret.key; STOREFLOW_SECRET_KEY (base64) takes precedence, and nodes sharing a store need the same key (env STOREFLOW_SECRET_KEY_FILE)")
 	eventSource := fl.String("event-source", envOr("STOREFLOW_EVENT_SOURCE", runtime.DefaultEventSource), "CloudEvents source of the lifecycle events this node records (env STOREFLOW_EVENT_SOURCE)")
+	exprLimits := exprLimitFlags(fl)
 	var tokens listFlag
 	fl.Var(&tokens, "token", "API token accepted as `Authorization: Bearer <token>`; repeatable (env STOREFLOW_TOKENS, comma-separated); required off loopback")
 	fl.Usage = func() {
@@ -111,7 +113,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "storeflow serve: --event-source must not be empty")
 		return 2
 	}
-	cfg := serveConfig{addr: *addr, dataDir: *dataDir, storeURL: *storeURL, workers: *workers, tokens: tokens, node: *node, leaseTTL: *leaseTTL, lifecycle: lc, eventSource: *eventSource, retention: keep, keyFile: *keyFile, publicURL: *publicURL}
+	limits, err := exprLimits()
+	if err != nil {
+		fmt.Fprintf(stderr, "storeflow serve: %v\n", err)
+		return 2
+	}
+	cfg := serveConfig{exprLimits: limits, addr: *addr, dataDir: *dataDir, storeURL: *storeURL, workers: *workers, tokens: tokens, node: *node, leaseTTL: *leaseTTL, lifecycle: lc, eventSource: *eventSource, retention: keep, keyFile: *keyFile, publicURL: *publicURL}
 	if err := serve(ctx, cfg, log, stdout); err != nil {
 		log.Error("storeflow stopped", "err", err)
 		return 1
@@ -131,6 +138,7 @@ type serveConfig struct {
 	publicURL               string
 	lifecycle               runtime.Lifecycle
 	eventSource             string
+	exprLimits              expr.Limits
 }
 
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Writer) error {
@@ -196,7 +204,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		Origins: sending.StoreOrigins{Instances: st}, Logger: log}
 	calls := catalog.Default(catalog.Options{Logger: log, Shops: shops.Get, Unsubscribe: links, Customers: customers, Sending: rules})
 	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL, Connectors: calls,
-		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource, Retention: cfg.retention,
+		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource, Retention: cfg.retention, ExprLimits: cfg.exprLimits,
 		SecretSource: func(ctx context.Context) (map[string]any, error) {
 			m, err := shops.WorkflowSecrets(ctx)
 			return map[string]any{"shops": m}, err
