@@ -129,6 +129,8 @@ func Limit(ctx context.Context, cfg Config) (Result, error) {
 		"cpu_us_per_instance": round(float64(cpu.Microseconds()) / float64(n))}, nil
 }
 
+func ratio(a, b float64) float64 { return float64(int64(a/b*1000+0.5)) / 1000 }
+
 func rollback(conn *sql.Conn, err error) error {
 	_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
 	return fmt.Errorf("limit: %w", err)
@@ -176,7 +178,16 @@ func RunVsLimit(ctx context.Context, name string, cfg Config) (Result, error) {
 	limit := (a + b) / 2
 	res["limit_before"], res["limit_after"], res["limit_instances_per_second"] = b, a, round(limit)
 	if v, ok := res[key].(float64); ok && limit > 0 {
-		res[key+"_to_limit"] = float64(int64(v/limit*1000+0.5)) / 1000
+		res[key+"_to_limit"] = ratio(v, limit)
+	}
+	// CPU per instance hardly moves when other programs compete for the
+	// processors, unlike rates: the scenario's against the limit's.
+	cb, ca := before["cpu_us_per_instance"].(float64), after["cpu_us_per_instance"].(float64)
+	for _, k := range []string{"cpu_us_per_instance", "cpu_us_per_event"} {
+		if v, ok := res[k].(float64); ok && cb+ca > 0 {
+			res["limit_cpu_us_per_instance"] = round((cb + ca) / 2)
+			res[k+"_to_limit"] = ratio(v, (cb+ca)/2)
+		}
 	}
 	return res, nil
 }
