@@ -42,6 +42,9 @@ type Config struct {
 	// would; events and starts go through the first.
 	Nodes    int
 	Progress io.Writer
+	// LimitInstances sizes the raw-limit runs RunVsLimit makes (0: the
+	// default of Limit).
+	LimitInstances int
 }
 
 // Result is a scenario's figures, printed as one JSON line.
@@ -53,6 +56,7 @@ var Scenarios = map[string]func(ctx context.Context, cfg Config) (Result, error)
 	"waiting":    Waiting,
 	"timers":     Timers,
 	"ingest":     Ingest,
+	"limit":      Limit,
 }
 
 // env is a runtime on a fresh store for one scenario.

@@ -79,7 +79,7 @@ func Throughput(ctx context.Context, cfg Config) (Result, error) {
 	if err := e.publish(ctx, throughputFlow); err != nil {
 		return nil, err
 	}
-	began := time.Now()
+	began, cpu0 := time.Now(), cpuTime()
 	err = e.ingestAll(ctx, n, func(i int) store.Event {
 		return event("bench.order", fmt.Sprintf("o-%d", i), map[string]any{"orderId": i, "qty": 1 + i%5, "price": 40})
 	}, nil)
@@ -97,7 +97,8 @@ func Throughput(ctx context.Context, cfg Config) (Result, error) {
 	p50, p99, worst := percentiles(lat)
 	span := last.Sub(first).Seconds()
 	return Result{"scenario": "throughput", "instances": n, "seconds": round(time.Since(began).Seconds()),
-		"instances_per_second": round(float64(n) / span), "latency_p50_ms": p50, "latency_p99_ms": p99, "latency_max_ms": worst}, nil
+		"instances_per_second": round(float64(n) / span), "latency_p50_ms": p50, "latency_p99_ms": p99, "latency_max_ms": worst,
+		"cpu_us_per_instance": round(float64((cpuTime() - cpu0).Microseconds()) / float64(n))}, nil
 }
 
 const waitingFlow = `document:
@@ -216,6 +217,7 @@ func Timers(ctx context.Context, cfg Config) (Result, error) {
 	var fired atomic.Int64
 	var mu sync.Mutex
 	var lag []time.Duration
+	var firstDue, lastFired time.Time
 	e, err := newEnv(ctx, cfg, func(o runtime.Observation) {
 		if !o.Ended {
 			return
@@ -224,6 +226,12 @@ func Timers(ctx context.Context, cfg Config) (Result, error) {
 		due := o.StartedAt.Add(time.Duration(ms) * time.Millisecond)
 		mu.Lock()
 		lag = append(lag, max(o.CommittedAt.Sub(due), 0))
+		if firstDue.IsZero() || due.Before(firstDue) {
+			firstDue = due
+		}
+		if o.CommittedAt.After(lastFired) {
+			lastFired = o.CommittedAt
+		}
 		mu.Unlock()
 		fired.Add(1)
 	})
@@ -259,7 +267,11 @@ func Timers(ctx context.Context, cfg Config) (Result, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	p50, p99, worst := percentiles(lag)
-	return Result{"scenario": "timers", "timers": n, "window_seconds": window.Seconds(), "lag_p50_ms": p50, "lag_p99_ms": p99, "lag_max_ms": worst}, nil
+	// The rate timers fired at, from the first falling due to the last
+	// firing: the window's own rate when they keep up.
+	rate := float64(n) / max(lastFired.Sub(firstDue).Seconds(), window.Seconds()/1000)
+	return Result{"scenario": "timers", "timers": n, "window_seconds": window.Seconds(), "lag_p50_ms": p50, "lag_p99_ms": p99, "lag_max_ms": worst,
+		"fired_per_second": round(rate)}, nil
 }
 
 // Ingest: concurrent HTTP clients post CloudEvents; durable events per
@@ -285,7 +297,7 @@ func Ingest(ctx context.Context, cfg Config) (Result, error) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	var failures atomic.Int64
-	began := time.Now()
+	began, cpu0 := time.Now(), cpuTime()
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Add(1)
@@ -321,7 +333,8 @@ func Ingest(ctx context.Context, cfg Config) (Result, error) {
 	secs := time.Since(began).Seconds()
 	p50, p99, worst := percentiles(lat)
 	return Result{"scenario": "ingest", "events": cfg.Events, "clients": clients, "accepted": accepted.Load(), "failed": failures.Load(),
-		"seconds": round(secs), "events_per_second": round(float64(accepted.Load()) / secs), "latency_p50_ms": p50, "latency_p99_ms": p99, "latency_max_ms": worst}, nil
+		"seconds": round(secs), "events_per_second": round(float64(accepted.Load()) / secs), "latency_p50_ms": p50, "latency_p99_ms": p99, "latency_max_ms": worst,
+		"cpu_us_per_event": round(float64((cpuTime() - cpu0).Microseconds()) / float64(max(accepted.Load(), 1)))}, nil
 }
 
 func round(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }

@@ -45,21 +45,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("create data directory %s: %w", dir, err)
 		}
 	}
-	// temp_store(MEMORY) keeps the journal of the savepoint each change of a
-	// group commit runs in off the disk: written to a temporary file it took
-	// about a quarter of the CPU of a throughput run in write syscalls; it is
-	// never needed after a crash (the WAL is).
-	pragmas := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)", "foreign_keys(ON)", "temp_store(MEMORY)"} {
-		pragmas.Add("_pragma", p)
-	}
-	dsn := "file:" + path + "?" + pragmas.Encode()
-	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	write, err := OpenWriteDB(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
-	write.SetMaxOpenConns(1)
-	read, err := sql.Open("sqlite", dsn)
+	read, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -75,6 +65,33 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// dsn names the database file at path with the pragmas every connection
+// of the store gets.
+func dsn(path string) string {
+	// temp_store(MEMORY) keeps the journal of the savepoint each change of a
+	// group commit runs in off the disk: written to a temporary file it took
+	// about a quarter of the CPU of a throughput run in write syscalls; it is
+	// never needed after a crash (the WAL is).
+	pragmas := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)", "foreign_keys(ON)", "temp_store(MEMORY)"} {
+		pragmas.Add("_pragma", p)
+	}
+	return "file:" + path + "?" + pragmas.Encode()
+}
+
+// OpenWriteDB opens the database file at path as the store opens its
+// writer: the same driver and pragmas, one connection, transactions begun
+// IMMEDIATE. The raw-limit benchmark writes through it, so that its figure
+// and the store's are measured on the same setup.
+func OpenWriteDB(path string) (*sql.DB, error) {
+	write, err := sql.Open("sqlite", dsn(path)+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	return write, nil
 }
 
 // Close closes the database.
