@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -89,4 +90,46 @@ func TestCustomersAPI(t *testing.T) {
 	}
 	status, _, _ = a.do("GET", "/v1/customers/cus_nope", "", "")
 	require.Equal(t, http.StatusNotFound, status)
+}
+
+// Shopify's published webhook examples, posted signed, become the
+// profiles they describe.
+func TestShopifyWebhooksBuildProfiles(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	status, body, _ := a.do("POST", "/v1/shops", "application/json", `{"id":"acme","platform":"shopify","domain":"acme.myshopify.com","currency":"USD","webhooks":{"secret":"whsec-1"}}`)
+	require.Equal(t, http.StatusCreated, status, body)
+	for i, topic := range []string{"customers/create", "customers/email_marketing_consent_update", "orders/create", "refunds/create"} {
+		file := map[string]string{"customers/create": "customers.json", "customers/email_marketing_consent_update": "customers_email_marketing_consent_update.json",
+			"orders/create": "orders.json", "refunds/create": "refunds_create.json"}[topic]
+		payload := sample(t, "shopify/testdata/"+file)
+		code, resp := a.post("/webhooks/shopify", payload, map[string]string{"Content-Type": "application/json", "X-Shopify-Topic": topic,
+			"X-Shopify-Shop-Domain": "acme.myshopify.com", "X-Shopify-Hmac-Sha256": hmacBase64(payload, "whsec-1"),
+			"X-Shopify-Webhook-Id": fmt.Sprint("wh-", i), "X-Shopify-Triggered-At": "2026-04-01T12:30:00Z", "X-Shopify-API-Version": "2026-04"})
+		require.Equal(t, http.StatusOK, code, "%s: %s", topic, resp)
+	}
+	require.Eventually(t, func() bool {
+		f, err := a.st.GetFollower(context.Background(), "customers")
+		head, _ := a.st.LastEventSeq(context.Background())
+		return err == nil && f.Cursor == head
+	}, 30*time.Second, 20*time.Millisecond)
+
+	_, body, _ = a.do("GET", "/v1/customers?shop=acme&email=bob@biller.com", "", "")
+	require.Len(t, body["customers"], 1)
+	bob := body["customers"].([]any)[0].(map[string]any)
+	require.Equal(t, "Bob", bob["firstName"])
+	require.Equal(t, "Ottawa", bob["address"].(map[string]any)["city"])
+	require.Equal(t, "not_subscribed", bob["consent"].(map[string]any)["email"].(map[string]any)["state"], "the consent topic reached the customer's profile")
+
+	_, body, _ = a.do("GET", "/v1/customers?shop=acme&q=115310627314723954", "", "")
+	require.Len(t, body["customers"], 1, "the order's customer, by the platform's id")
+	john := body["customers"].([]any)[0].(map[string]any)
+	require.Equal(t, "Smith", john["lastName"])
+	require.Equal(t, float64(0), john["metrics"].(map[string]any)["orders"], "Shopify's example is a test order, which counts for nothing")
+	_, body, _ = a.do("GET", "/v1/customers/"+john["id"].(string), "", "")
+	var types []string
+	for _, e := range body["recentEvents"].([]any) {
+		types = append(types, e.(map[string]any)["type"].(string))
+	}
+	require.ElementsMatch(t, []string{"commerce.order.placed", "commerce.refund.created"}, types, "the refund, which names no customer, found the order's")
 }
