@@ -112,6 +112,9 @@ type InstanceRecord struct {
 	Status   string        `json:"status"`
 	Output   any           `json:"output,omitempty"`
 	Error    *ProblemMatch `json:"error,omitempty"`
+	// Trigger is what started the instance: "event:SOURCE/ID" for an
+	// event, "schedule:…" for a tick.
+	Trigger string `json:"trigger,omitempty"`
 	// Suppressed are the messages the sending rules suppressed.
 	Suppressed []Suppression `json:"suppressed,omitempty"`
 }
@@ -306,6 +309,14 @@ func (s *scenario) addShop(ctx context.Context, shops *shop.Directory) error {
 	s.shop.Webhooks = sh.Webhooks
 	if s.zone, err = time.LoadLocation(added.TimeZone); err != nil {
 		return &lineErr{line, fmt.Errorf("shop: time zone %q: %w", added.TimeZone, err)}
+	}
+	for _, x := range s.f.extraShops {
+		if x.Webhooks.Secret == "" {
+			x.Webhooks.Secret = randomSecret()
+		}
+		if _, err := shops.Add(ctx, x); err != nil {
+			return fmt.Errorf("shop %s: %w", x.ID, err)
+		}
 	}
 	return nil
 }
