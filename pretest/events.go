@@ -93,6 +93,14 @@ func (s *scenario) customer(id string) *Customer {
 // history logs the customers: each one's creation, consent and past
 // orders, in time order per customer.
 func (s *scenario) history(ctx context.Context) error {
+	for len(s.f.history) > 0 {
+		n := min(len(s.f.history), 1000)
+		batch := s.f.history[:n]
+		s.f.history = s.f.history[n:]
+		if _, err := s.rt.Ingest(ctx, batch); err != nil {
+			return err
+		}
+	}
 	for i := range s.f.Customers {
 		c := &s.f.Customers[i]
 		since := s.start.AddDate(-1, 0, 0)
@@ -187,6 +195,12 @@ func (s *scenario) deliver(ctx context.Context, te timedEvent) error {
 	e := te.ev
 	if e.Webhook != nil {
 		return s.webhook(ctx, te)
+	}
+	if e.raw != nil {
+		ev := *e.raw
+		ev.ReceivedAt = s.vc.Now()
+		_, err := s.rt.Ingest(ctx, []store.Event{ev})
+		return err
 	}
 	id := e.ID
 	if id == "" {

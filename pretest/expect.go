@@ -87,7 +87,7 @@ func (s *scenario) collect(ctx context.Context) error {
 	names := map[string]string{}
 	for _, rec := range list {
 		names[rec.ID] = rec.Name
-		ir := InstanceRecord{ID: rec.ID, Workflow: rec.Name, Status: rec.Status}
+		ir := InstanceRecord{ID: rec.ID, Workflow: rec.Name, Status: rec.Status, Trigger: rec.TriggerKey}
 		if in, err := engine.Unmarshal(rec.State); err == nil {
 			ir.Output = normalize(in.Output)
 			if in.Error != nil {

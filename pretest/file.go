@@ -17,6 +17,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"github.com/storeflow/storeflow/dsl"
+	"github.com/storeflow/storeflow/shop"
+	"github.com/storeflow/storeflow/store"
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -44,6 +46,11 @@ type File struct {
 	Customers []Customer  `yaml:"customers"`
 	Answers   Answers     `yaml:"answers"`
 	Scenarios []*Scenario `yaml:"scenarios"`
+
+	// A replay adds the live store's shops and logs its events from before
+	// the window as history (see Replay).
+	extraShops []shop.Shop
+	history    []store.Event
 }
 
 // Ref is a path written in the file, with its line.
@@ -169,6 +176,9 @@ type Event struct {
 	Customer string   `yaml:"customer"`
 	Data     Value    `yaml:"data"`
 	Webhook  *Webhook `yaml:"webhook"`
+
+	// raw is a recorded event a replay logs as it was.
+	raw *store.Event
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler.

@@ -25,6 +25,7 @@ func commands() []command {
 		{"validate", "check workflow files and report every error as FILE:LINE:COL: message", runValidate},
 		{"run", "run a workflow to its end in memory and print its output", runRun},
 		{"test", "run pretests: scenarios on fictitious customers with a virtual clock, sending nothing", runTest},
+		{"replay", "run a changed workflow in shadow over recorded events and compare with what live sent", runReplay},
 		{"shop", "add, change, list and remove the shops a running storeflow serves", runShop},
 		{"bench", "measure throughput, waiting instances, timer lag and ingestion", runBench},
 		{"version", "print the version", runVersion},

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/storeflow/storeflow/store/sqlite"
 	"github.com/stretchr/testify/require"
 )
 
@@ -41,7 +45,11 @@ func TestReadmePretestsWorkAsWritten(t *testing.T) {
 	t.Chdir("../..")
 	code, out, errOut := run(t, strings.Fields(args)...)
 	require.Equal(t, 0, code, "%s%s", out, errOut)
-	require.Equal(t, "3 passed, 0 failed\n", out)
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	said := regexp.MustCompile("prints `([0-9]+ passed, 0 failed)`").FindSubmatch(readme)
+	require.NotNil(t, said, "the README says what the command prints")
+	require.Equal(t, string(said[1])+"\n", out)
 
 	// The edit the README describes, in a copy of examples/.
 	wrong := strings.Replace(string(example), "- {at: PT1H,", "- {at: PT2H,", 1)
@@ -105,4 +113,57 @@ func TestTestCommand(t *testing.T) {
 
 	code, _, _ = run(t, "test")
 	require.Equal(t, 2, code)
+}
+
+func TestReplayCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	code, _, errOut := run(t, "replay", "--data-dir", dir, "../../examples/abandoned-checkout.yaml")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "no live store at "+filepath.Join(dir, "storeflow.db"))
+
+	// A live store with nothing in the window replays nothing.
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "storeflow.db"))
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	code, out, errOut := run(t, "replay", "--data-dir", dir, "--since", "7d", "--sample", "10%", "../../examples/abandoned-checkout.yaml")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "replay of shop/abandoned-checkout:1.0.0 from ")
+	require.Contains(t, out, "0 events replayed (0 before the window as history), 0 of 0 starting events sampled (10%)")
+	code, out, _ = run(t, "replay", "--data-dir", dir, "--json", "../../examples/abandoned-checkout.yaml")
+	require.Equal(t, 0, code)
+	var rep map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Equal(t, "shop/abandoned-checkout:1.0.0", rep["workflow"])
+
+	for _, bad := range [][]string{{"--since", "a week"}, {"--sample", "150%"}, {"--sample", "0"}, {"--until", "tomorrow"}} {
+		code, _, errOut = run(t, append(append([]string{"replay", "--data-dir", dir}, bad...), "../../examples/abandoned-checkout.yaml")...)
+		require.Equal(t, 2, code, "%v: %s", bad, errOut)
+	}
+	code, _, errOut = run(t, "replay", "--data-dir", dir, "testdata/greet.yaml")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "replay runs workflows that start on events")
+}
+
+func TestParseSinceAndShare(t *testing.T) {
+	t.Parallel()
+	d, err := parseSince("7d")
+	require.NoError(t, err)
+	require.Equal(t, 7*24*time.Hour, d)
+	d, err = parseSince("36h")
+	require.NoError(t, err)
+	require.Equal(t, 36*time.Hour, d)
+	for _, bad := range []string{"", "0d", "-1d", "1w", "0s"} {
+		_, err = parseSince(bad)
+		require.Error(t, err, bad)
+	}
+	for in, want := range map[string]float64{"10%": 0.1, "100%": 1, "0.25": 0.25, " 5% ": 0.05} {
+		got, err := parseShare(in)
+		require.NoError(t, err, in)
+		require.InDelta(t, want, got, 1e-9, in)
+	}
+	for _, bad := range []string{"0", "0%", "101%", "1.5", "ten"} {
+		_, err = parseShare(bad)
+		require.Error(t, err, bad)
+	}
 }
