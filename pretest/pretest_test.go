@@ -15,7 +15,7 @@ func TestExampleAbandonedCheckoutPasses(t *testing.T) {
 	f, err := pretest.LoadFile("../examples/abandoned-checkout.test.yaml")
 	require.NoError(t, err)
 	results := pretest.RunFile(context.Background(), f, pretest.Options{})
-	require.Len(t, results, 5)
+	require.Len(t, results, 3)
 	for _, r := range results {
 		for _, fl := range r.Failures {
 			t.Errorf("%s: %s", r.Scenario, fl)
@@ -82,4 +82,16 @@ func TestTimesWithoutAZoneAreTheShops(t *testing.T) {
 	require.Empty(t, results[0].Failures)
 	require.Equal(t, 3*time.Hour, results[0].Span, "the scenario stops when its `for` is over")
 	require.Len(t, results[0].Calls, 1)
+}
+
+func TestTheSendingRulesApplyInPretests(t *testing.T) {
+	t.Parallel()
+	f, err := pretest.LoadFile("testdata/rules.test.yaml")
+	require.NoError(t, err)
+	results := pretest.RunFile(context.Background(), f, pretest.Options{})
+	require.Len(t, results, 2)
+	for _, r := range results {
+		require.Empty(t, r.Failures, r.Scenario)
+		require.Empty(t, r.Calls, "%s: a suppressed message never reaches the twin", r.Scenario)
+	}
 }
