@@ -15,7 +15,7 @@ func TestExampleAbandonedCheckoutPasses(t *testing.T) {
 	f, err := pretest.LoadFile("../examples/abandoned-checkout.test.yaml")
 	require.NoError(t, err)
 	results := pretest.RunFile(context.Background(), f, pretest.Options{})
-	require.Len(t, results, 5)
+	require.Len(t, results, 3)
 	for _, r := range results {
 		for _, fl := range r.Failures {
 			t.Errorf("%s: %s", r.Scenario, fl)
@@ -92,5 +92,17 @@ func TestCustomerGetReadsProfilesBuiltFromHistory(t *testing.T) {
 	require.Len(t, results, 3)
 	for _, r := range results {
 		require.Empty(t, r.Failures, "%s: calls %+v", r.Scenario, r.Calls)
+	}
+}
+
+func TestTheSendingRulesApplyInPretests(t *testing.T) {
+	t.Parallel()
+	f, err := pretest.LoadFile("testdata/rules.test.yaml")
+	require.NoError(t, err)
+	results := pretest.RunFile(context.Background(), f, pretest.Options{})
+	require.Len(t, results, 2)
+	for _, r := range results {
+		require.Empty(t, r.Failures, r.Scenario)
+		require.Empty(t, r.Calls, "%s: a suppressed message never reaches the twin", r.Scenario)
 	}
 }

@@ -135,7 +135,7 @@ func TestConsentedMarketingIsSentThenSpacedBySmartSending(t *testing.T) {
 	require.Len(t, w.mail.received(), 1)
 	require.Equal(t, []string{"sent"}, w.statuses(first))
 
-	w.vc.Advance(15 * time.Hour)
+	w.advance(15 * time.Hour)
 	second := w.start("promo", map[string]any{"email": "ADA@example.com"})
 	out = w.ended(second).Output.(map[string]any)
 	require.Equal(t, "smart-sending", out["reason"], "within 16 hours of the last one")
@@ -147,8 +147,7 @@ func TestConsentedMarketingIsSentThenSpacedBySmartSending(t *testing.T) {
 
 	// A skipped message is not rescheduled: the instance ended, and
 	// nothing more goes out when time passes.
-	w.vc.Advance(2 * time.Hour)
-	time.Sleep(50 * time.Millisecond)
+	w.advance(2 * time.Hour)
 	require.Len(t, w.mail.received(), 1)
 
 	third := w.start("promo", map[string]any{"email": "ada@example.com"})
@@ -187,9 +186,9 @@ func TestSmartSendingIsPerChannelAndConfigurable(t *testing.T) {
 		return w.ended(w.start("texts", map[string]any{"phone": "0151 98765432", "category": "marketing"})).Output.(map[string]any)
 	}
 	require.NotContains(t, sms(), "suppressed")
-	w.vc.Advance(59 * time.Minute)
+	w.advance(59 * time.Minute)
 	require.Equal(t, "smart-sending", sms()["reason"], "the national number is the same address")
-	w.vc.Advance(time.Minute)
+	w.advance(time.Minute)
 	require.NotContains(t, sms(), "suppressed", "an hour later")
 	require.Len(t, w.sms.received(), 2)
 }
@@ -215,7 +214,7 @@ func TestTheUnsubscribeLinkStopsMarketing(t *testing.T) {
 	_ = resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
-	w.vc.Advance(17 * time.Hour) // past smart sending
+	w.advance(17 * time.Hour) // past smart sending
 	id := w.start("promo", map[string]any{"email": "ada@example.com"})
 	out := w.ended(id).Output.(map[string]any)
 	require.Equal(t, "unsubscribed", out["reason"])
@@ -250,10 +249,9 @@ func TestSMSInQuietHoursIsHeldUntilTheyEndThenSent(t *testing.T) {
 	require.Equal(t, "+4915198765432", w.ended(notice).Output.(map[string]any)["to"])
 	require.Len(t, w.sms.received(), 1)
 
-	w.vc.Set(time.Date(2026, 12, 5, 6, 59, 0, 0, time.UTC))
-	time.Sleep(50 * time.Millisecond)
+	w.set(time.Date(2026, 12, 5, 6, 59, 0, 0, time.UTC))
 	require.Len(t, w.sms.received(), 1, "not before 08:00 in Berlin")
-	w.vc.Set(time.Date(2026, 12, 5, 7, 0, 0, 0, time.UTC))
+	w.set(time.Date(2026, 12, 5, 7, 0, 0, 0, time.UTC))
 	out := w.ended(held).Output.(map[string]any)
 	require.Equal(t, "+4915198765432", out["to"])
 	require.Len(t, w.sms.received(), 2)
@@ -284,10 +282,9 @@ func TestTheSendRateHoldsMessagesOverIt(t *testing.T) {
 		return sent == 2 && held == 1
 	})
 	require.Len(t, w.mail.received(), 2)
-	w.vc.Advance(59 * time.Second)
-	time.Sleep(50 * time.Millisecond)
+	w.advance(59 * time.Second)
 	require.Len(t, w.mail.received(), 2, "not before a minute passed")
-	w.vc.Advance(time.Second)
+	w.advance(time.Second)
 	for _, id := range ids {
 		w.ended(id)
 	}
@@ -318,13 +315,13 @@ func TestTheConversionGuardSeesALateOrder(t *testing.T) {
 
 	// Ten minutes later, the orders' webhooks arrive; both happened before
 	// the instances started.
-	w.vc.Advance(10 * time.Minute)
+	w.advance(10 * time.Minute)
 	w.event("commerce.order.placed", "o-1", map[string]any{"occurredAt": commerce.Timestamp(checkoutAt.Add(time.Hour)), "orderId": "o-1",
 		"customer": map[string]any{"id": "c-ada", "email": "ada@example.com"}})
 	w.event("commerce.order.placed", "o-2", map[string]any{"occurredAt": commerce.Timestamp(checkoutAt.Add(-time.Minute)), "orderId": "o-2",
 		"checkoutToken": "tok-cy"})
 
-	w.vc.Advance(50 * time.Minute)
+	w.advance(50 * time.Minute)
 	byEmail := map[string]map[string]any{}
 	for _, id := range ids {
 		out := w.ended(id).Output.(map[string]any)

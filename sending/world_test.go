@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -71,6 +72,9 @@ func newWorld(t *testing.T, start time.Time, edit func(*shop.Shop)) *world {
 	rules := &sending.Rules{Log: st, Shops: shops, Consents: facts, Conversions: facts, Origins: sending.StoreOrigins{Instances: st}, Clock: w.vc}
 	calls := catalog.Default(catalog.Options{Shops: shops, Unsubscribe: w.links, Sending: rules})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("SENDING_DEBUG") != "" {
+		quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	rules.Logger = quiet
 	w.rt = runtime.New(runtime.Options{Store: st, Clock: w.vc, Shards: 4, Connectors: calls, Logger: quiet})
 	runCtx, stop := context.WithCancel(ctx)
@@ -117,6 +121,19 @@ func (w *world) consent(channel, address, state string, at time.Time) {
 	w.event("commerce.consent.changed", address, map[string]any{"occurredAt": commerce.Timestamp(at), "customer": customer,
 		"channel": channel, "state": state})
 }
+
+// set moves the virtual clock to t and lets the runtime look at what is due
+// then (its loops poll by that clock, so a move alone may find one between
+// two looks).
+func (w *world) set(t time.Time) {
+	w.t.Helper()
+	w.vc.Set(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(w.t, w.rt.Settle(ctx))
+}
+
+func (w *world) advance(d time.Duration) { w.t.Helper(); w.set(w.vc.Now().Add(d)) }
 
 func (w *world) start(workflow string, input any) string {
 	id, err := w.rt.Start(context.Background(), engine.WorkflowRef{Namespace: "shop", Name: workflow}, input)
