@@ -21,12 +21,16 @@ func TestManyInstancesSettleExactly(t *testing.T) {
 	t.Parallel()
 	const n = 20
 	var b strings.Builder
-	b.WriteString("workflows: [flow.yaml]\nscenarios:\n  - name: a busy day\n    events:\n")
+	b.WriteString("workflows: [flow.yaml]\ncustomers:\n")
 	for i := range n {
-		fmt.Fprintf(&b, "      - {at: PT%dM, type: commerce.checkout.started, data: {checkoutToken: t%d, customer: {email: c%d@example.com}}}\n", i, i, i)
+		fmt.Fprintf(&b, "  - {id: c%d, email: c%d@example.com, consent: {email: subscribed}}\n", i, i)
+	}
+	b.WriteString("scenarios:\n  - name: a busy day\n    events:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "      - {at: PT%dM, type: commerce.checkout.started, customer: c%d, data: {checkoutToken: t%d}}\n", i, i, i)
 		if i%2 == 0 {
 			// Even customers buy 90 minutes in: after the first reminder.
-			fmt.Fprintf(&b, "      - {at: PT%dM, type: commerce.order.placed, data: {orderId: o%d, checkoutToken: t%d}}\n", i+90, i, i)
+			fmt.Fprintf(&b, "      - {at: PT%dM, type: commerce.order.placed, customer: c%d, data: {orderId: o%d, checkoutToken: t%d}}\n", i+90, i, i, i)
 		}
 	}
 	b.WriteString("    expect:\n      sent:\n")
