@@ -83,3 +83,14 @@ func TestTimesWithoutAZoneAreTheShops(t *testing.T) {
 	require.Equal(t, 3*time.Hour, results[0].Span, "the scenario stops when its `for` is over")
 	require.Len(t, results[0].Calls, 1)
 }
+
+func TestCustomerGetReadsProfilesBuiltFromHistory(t *testing.T) {
+	t.Parallel()
+	f, err := pretest.LoadFile("testdata/profile.test.yaml")
+	require.NoError(t, err)
+	results := pretest.RunFile(context.Background(), f, pretest.Options{})
+	require.Len(t, results, 3)
+	for _, r := range results {
+		require.Empty(t, r.Failures, "%s: calls %+v", r.Scenario, r.Calls)
+	}
+}

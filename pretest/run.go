@@ -18,8 +18,11 @@ import (
 	"github.com/storeflow/storeflow/clock"
 	"github.com/storeflow/storeflow/connector"
 	"github.com/storeflow/storeflow/connector/httpcall"
+	"github.com/storeflow/storeflow/connector/profiles"
 	"github.com/storeflow/storeflow/connector/recording"
+	"github.com/storeflow/storeflow/customer"
 	"github.com/storeflow/storeflow/dsl"
+	"github.com/storeflow/storeflow/follower"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/secret"
 	"github.com/storeflow/storeflow/sending"
@@ -208,7 +211,20 @@ func (s *scenario) run(ctx context.Context) error {
 	facts := &sending.Facts{Store: st, Logger: logger}
 	rules := &sending.Rules{Log: st, Shops: shops.Get, Consents: facts, Conversions: facts,
 		Origins: sending.StoreOrigins{Instances: st}, Clock: s.vc, Logger: logger}
-	live := catalog.Default(catalog.Options{Logger: logger, Shops: shops.Get, HTTP: s.opts.HTTP, Sending: rules})
+	// Customer profiles are the real projection of the log (the customers'
+	// history and the scenario's events): customer.get reads them, as it
+	// does in production, since a read sends nothing.
+	customers := &customer.Directory{Store: st, Shops: shops.Get, Now: s.vc.Now}
+	projections, err := follower.New(follower.Options{Store: st, Logger: logger}, &customer.Projection{Shops: shops.Get})
+	if err != nil {
+		return err
+	}
+	customers.Sync = func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, s.opts.Settle)
+		defer cancel()
+		return projections.CaughtUp(ctx, customer.Name)
+	}
+	live := catalog.Default(catalog.Options{Logger: logger, Shops: shops.Get, HTTP: s.opts.HTTP, Sending: rules, Customers: customers})
 	twin := live.Twin(connector.Func(func(ctx context.Context, req connector.Request) (any, error) {
 		out, err := s.rec.Call(ctx, req)
 		name := recording.Call{Kind: req.Kind, Function: req.Function}.Name()
@@ -217,6 +233,16 @@ func (s *scenario) run(ctx context.Context) error {
 		}
 		return out, err
 	}))
+	reads := &profiles.Connector{Profiles: customers}
+	if err := twin.Replace(profiles.Name, connector.Func(func(ctx context.Context, req connector.Request) (any, error) {
+		out, err := s.rec.Call(ctx, req)
+		if scripted[profiles.Name] {
+			return out, err
+		}
+		return reads.Call(ctx, req)
+	})); err != nil {
+		return err
+	}
 	s.rt = runtime.New(runtime.Options{Store: st, Clock: s.vc, Connectors: twin, Logger: logger, Shards: 4, CallWorkers: 8,
 		SecretSource: func(ctx context.Context) (map[string]any, error) {
 			m, err := shops.WorkflowSecrets(ctx)
@@ -226,9 +252,12 @@ func (s *scenario) run(ctx context.Context) error {
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- s.rt.Run(runCtx) }()
+	followed := make(chan struct{})
+	go func() { defer close(followed); _ = projections.Run(runCtx) }()
 	defer func() {
 		stop()
 		<-done
+		<-followed
 	}()
 
 	// History first, with no workflow under test published: it builds
