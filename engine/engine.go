@@ -319,6 +319,7 @@ func (r *run) deliver(c Completion) bool {
 				return false
 			}
 			f.LastSeq = c.Seq
+			r.tr.Events = append(r.tr.Events, c.Seq)
 		}
 		cc := c
 		f.Queue = append(f.Queue, cc)

@@ -272,4 +272,8 @@ type Transition struct {
 	Instance *Instance
 	Effects  []Effect
 	History  []HistoryEntry
+	// Events are the log positions (Completion.Seq) of the events this
+	// transition delivered to the instance's listens, for the record of
+	// which events resumed which instances.
+	Events []int64
 }

@@ -24,6 +24,7 @@ package eventkey
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -80,6 +81,13 @@ func Of(env map[string]any) []store.EventKey {
 // Only the fields the keys need are decoded: every event ingested passes
 // here.
 func OfEnvelope(b []byte) []store.EventKey {
+	keys, _ := OfEnvelopeWithShop(b)
+	return keys
+}
+
+// OfEnvelopeWithShop returns the keys of an event given as its JSON
+// envelope and the shop it belongs to (ShopOf), from one decoding.
+func OfEnvelopeWithShop(b []byte) ([]store.EventKey, string) {
 	var env struct {
 		Shop any `json:"shop"`
 		Data *struct {
@@ -92,15 +100,22 @@ func OfEnvelope(b []byte) []store.EventKey {
 			} `json:"customer"`
 		} `json:"data"`
 	}
-	if json.Unmarshal(b, &env) != nil || env.Data == nil {
-		return nil
+	// A field of another type than expected (data a string, customer an
+	// array) is left out and the rest decoded, as Of would read the event.
+	var typeErr *json.UnmarshalTypeError
+	if err := json.Unmarshal(b, &env); err != nil && !errors.As(err, &typeErr) {
+		return nil, ""
+	}
+	if env.Data == nil {
+		return nil, ShopOf(map[string]any{"shop": env.Shop})
 	}
 	d := env.Data
 	data := map[string]any{"shop": d.Shop, "checkoutToken": d.CheckoutToken, "orderId": d.OrderID}
 	if c := d.Customer; c != nil {
 		data["customer"] = map[string]any{"id": c.ID, "email": c.Email}
 	}
-	return Of(map[string]any{"shop": env.Shop, "data": data})
+	m := map[string]any{"shop": env.Shop, "data": data}
+	return Of(m), ShopOf(m)
 }
 
 // ShopOf is the shop an event belongs to: data.shop, else the `shop`

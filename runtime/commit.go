@@ -12,8 +12,9 @@ import (
 	"github.com/storeflow/storeflow/store"
 )
 
-// change turns a transition into the rows to commit with it.
-func (r *Runtime) change(rev int64, trigger string, tr *engine.Transition) (store.Change, error) {
+// change turns a transition into the rows to commit with it; origin, on a
+// start, names the events that started the instance.
+func (r *Runtime) change(rev int64, trigger string, origin *engine.Origin, tr *engine.Transition) (store.Change, error) {
 	in := tr.Instance
 	state, err := in.Marshal()
 	if err != nil {
@@ -75,6 +76,7 @@ func (r *Runtime) change(rev int64, trigger string, tr *engine.Transition) (stor
 		}
 	}
 	c.Emit = append(c.Emit, lifecycle...)
+	c.Events = eventLinks(origin, tr.Events)
 	if in.Status.Ended() && in.Parent != nil {
 		payload, _ := json.Marshal(engine.Completion{Effect: in.Parent.Effect, Output: in.Output, Error: in.Error})
 		c.AddOutbox = append(c.AddOutbox, store.OutboxItem{ID: in.ID + "/parent", InstanceID: in.Parent.Instance, Kind: "parent", Payload: payload, NextAt: now})
@@ -184,5 +186,31 @@ func eventFromMap(ev map[string]any, now time.Time) store.Event {
 	}
 	out.Envelope, _ = json.Marshal(ev)
 	out.Keys = eventkey.Of(ev)
+	out.Shop = eventkey.ShopOf(ev)
+	return out
+}
+
+// eventLinks records which events started (origin) and resumed
+// (delivered) an instance, each event once, a start before a resume.
+func eventLinks(origin *engine.Origin, delivered []int64) []store.EventLink {
+	if (origin == nil || len(origin.Events) == 0) && len(delivered) == 0 {
+		return nil
+	}
+	seen := map[int64]bool{}
+	var out []store.EventLink
+	if origin != nil {
+		for _, seq := range origin.Events {
+			if seq > 0 && !seen[seq] {
+				seen[seq] = true
+				out = append(out, store.EventLink{Seq: seq, Started: true})
+			}
+		}
+	}
+	for _, seq := range delivered {
+		if seq > 0 && !seen[seq] {
+			seen[seq] = true
+			out = append(out, store.EventLink{Seq: seq})
+		}
+	}
 	return out
 }

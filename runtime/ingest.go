@@ -79,8 +79,14 @@ func (r *Runtime) ingestLoop() {
 			all = append(all, req.events...)
 		}
 		for i := range all {
-			if all[i].Keys == nil {
-				all[i].Keys = eventkey.OfEnvelope(all[i].Envelope)
+			if all[i].Keys == nil || all[i].Shop == "" {
+				keys, shop := eventkey.OfEnvelopeWithShop(all[i].Envelope)
+				if all[i].Keys == nil {
+					all[i].Keys = keys
+				}
+				if all[i].Shop == "" {
+					all[i].Shop = shop
+				}
 			}
 		}
 		out, err := r.st.AppendEvents(context.Background(), all)

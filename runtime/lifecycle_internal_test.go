@@ -34,7 +34,7 @@ do:
 `))
 	require.NoError(t, err)
 	derive := func() store.Change {
-		c, err := r.change(0, "", r.eng.Start(ctx, wf, "i-1", map[string]any{"name": "ada"}))
+		c, err := r.change(0, "", nil, r.eng.Start(ctx, wf, "i-1", map[string]any{"name": "ada"}))
 		require.NoError(t, err)
 		return c
 	}

@@ -398,6 +398,7 @@ func (r *Runtime) lookBack(ctx context.Context, wf *dsl.Workflow, tr *engine.Tra
 			next := r.eng.Resume(ctx, wf, in, c)
 			tr.Effects = append(tr.Effects, next.Effects...)
 			tr.History = append(tr.History, next.History...)
+			tr.Events = append(tr.Events, next.Events...)
 		}
 	}
 	return nil

@@ -166,7 +166,11 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 	if err := r.lookBack(ctx, wf, tr); err != nil {
 		return err
 	}
-	change, err := r.change(rev, trig, tr)
+	var origin *engine.Origin
+	if it.kind == itemStart {
+		origin = it.start.origin
+	}
+	change, err := r.change(rev, trig, origin, tr)
 	if err != nil {
 		return err
 	}

@@ -103,6 +103,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /readyz", s.readyz)
 	m.Handle("GET /metrics", promhttp.Handler())
 	m.HandleFunc("POST /v1/events", s.auth(s.postEvents))
+	m.HandleFunc("GET /v1/events", s.auth(s.listEvents))
 	m.HandleFunc("POST /v1/workflows", s.auth(s.postWorkflow))
 	m.HandleFunc("GET /v1/workflows", s.auth(s.listWorkflows))
 	m.HandleFunc("GET /v1/workflows/{namespace}/{name}", s.auth(s.getWorkflow))

@@ -17,6 +17,10 @@ type Event struct {
 	Time       time.Time
 	Envelope   []byte // the whole event, structured JSON form
 	ReceivedAt time.Time
+	// Shop is the shop the event belongs to (package eventkey's ShopOf:
+	// data.shop, else the shop extension attribute), "" for none; the
+	// runtime sets it on ingest and emit, as it does Keys.
+	Shop string
 	// Keys are the event's correlation keys (package eventkey computes
 	// them), indexed with the event when it is appended so that EventsByKey
 	// finds it however many other events were logged since. A duplicate's
@@ -114,4 +118,50 @@ func ReadBatch(ctx context.Context, log EventLog, after int64, types []string, l
 		b.Next = max(b.Next, head)
 	}
 	return b, nil
+}
+
+// EventQuery filters ListEvents. Results are newest first; Before, when not
+// 0, is the Seq of the last event of the previous page. Limit is 100 when
+// not set, and at most MaxEventPage.
+type EventQuery struct {
+	Type    string
+	Shop    string
+	Subject string
+	Before  int64
+	Limit   int
+}
+
+// MaxEventPage bounds one ListEvents: the API's largest page (1000) and
+// one more, which tells whether another page follows.
+const MaxEventPage = 1001
+
+// EventLink records, with the commit of an instance's transition, that an
+// event logged at Seq started the instance (Started) or was delivered to
+// one of its listens (resumed it).
+type EventLink struct {
+	Seq     int64
+	Started bool
+}
+
+// EventInstance is an instance an event started or resumed (EventLink),
+// with what a list of them shows.
+type EventInstance struct {
+	Seq        int64
+	Started    bool
+	InstanceID string
+	Namespace  string
+	Name       string
+	Version    string
+	Status     string
+}
+
+// EventQueries browses the event log for people: newest first, by type,
+// shop and subject, with the instances each event started or resumed.
+type EventQueries interface {
+	// ListEvents returns logged events newest first.
+	ListEvents(ctx context.Context, q EventQuery) ([]Event, error)
+	// EventInstances returns the instances the events at seqs started or
+	// resumed (oldest instance first per event), at most perEvent of each
+	// event.
+	EventInstances(ctx context.Context, seqs []int64, perEvent int) ([]EventInstance, error)
 }

@@ -45,6 +45,9 @@ type Change struct {
 	AddOutbox           []OutboxItem
 	DeleteOutbox        []string
 	Emit                []Event
+	// Events are the logged events that started the instance or were
+	// delivered to its listens by this transition (EventQueries).
+	Events []EventLink
 	// Fence, when not 0, is the fence of the lease on the instance's slot
 	// the change was computed under; the change is refused (ErrFenced)
 	// unless that lease is still current.

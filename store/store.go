@@ -14,6 +14,7 @@ import (
 type Store interface {
 	Workflows
 	EventLog
+	EventQueries
 	Instances
 	Timers
 	Subscriptions

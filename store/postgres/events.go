@@ -85,21 +85,21 @@ func appendEvents(ctx context.Context, q querier, events []store.Event) ([]store
 	}
 	if len(fresh) > 0 {
 		var (
-			fid, fsource, ftype, fsubject []string
-			ftime, freceived              []int64
-			fenv                          [][]byte
+			fid, fsource, ftype, fsubject, fshop []string
+			ftime, freceived                     []int64
+			fenv                                 [][]byte
 		)
 		for _, i := range fresh {
 			ev := out[i]
-			fid, fsource, ftype, fsubject = append(fid, ev.ID), append(fsource, ev.Source), append(ftype, ev.Type), append(fsubject, ev.Subject)
+			fid, fsource, ftype, fsubject, fshop = append(fid, ev.ID), append(fsource, ev.Source), append(ftype, ev.Type), append(fsubject, ev.Subject), append(fshop, ev.Shop)
 			ftime, freceived, fenv = append(ftime, nanos(ev.Time)), append(freceived, nanos(ev.ReceivedAt)), append(fenv, ev.Envelope)
 		}
 		// Rows are inserted in the batch's order, so their seq follows it.
-		rows, err := q.Query(ctx, `INSERT INTO events (id, source, type, subject, time, envelope, received_at)
-			SELECT id, source, type, subject, time, envelope, received_at
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[], $7::bigint[])
-				WITH ORDINALITY AS u(id, source, type, subject, time, envelope, received_at, ord)
-			ORDER BY ord RETURNING seq, source, id`, fid, fsource, ftype, fsubject, ftime, fenv, freceived)
+		rows, err := q.Query(ctx, `INSERT INTO events (id, source, type, subject, time, envelope, received_at, shop)
+			SELECT id, source, type, subject, time, envelope, received_at, shop
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[], $7::bigint[], $8::text[])
+				WITH ORDINALITY AS u(id, source, type, subject, time, envelope, received_at, shop, ord)
+			ORDER BY ord RETURNING seq, source, id`, fid, fsource, ftype, fsubject, ftime, fenv, freceived, fshop)
 		if err != nil {
 			return nil, fmt.Errorf("append %d events: %w", len(fresh), err)
 		}
@@ -161,7 +161,7 @@ func (s *Store) EventsByKey(ctx context.Context, key store.EventKey, types []str
 		return nil, nil
 	}
 	// The keys' received_at leads each lookup of its event to one partition.
-	rows, err := s.pool.Query(ctx, `SELECT e.seq, e.id, e.source, e.type, e.subject, e.time, e.envelope, e.received_at
+	rows, err := s.pool.Query(ctx, `SELECT e.seq, e.id, e.source, e.type, e.subject, e.time, e.envelope, e.received_at, e.shop
 		FROM (SELECT DISTINCT seq, received_at FROM event_keys WHERE name = $1 AND value = $2 AND ($3 = '' OR shop = $3)
 			AND ($4::text[] IS NULL OR type = ANY($4)) ORDER BY seq DESC LIMIT $5) k
 		JOIN events e ON e.seq = k.seq AND e.received_at = k.received_at
@@ -192,15 +192,15 @@ func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
 // ReadEventsOfTypes returns events of the given types (nil: all) after a
 // sequence number, in order.
 func (s *Store) ReadEventsOfTypes(ctx context.Context, afterSeq int64, types []string, limit int) ([]store.Event, error) {
-	query, args := `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, []any{afterSeq, limit}
+	query, args := `SELECT seq, id, source, type, subject, time, envelope, received_at, shop FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, []any{afterSeq, limit}
 	if types != nil {
 		if len(types) == 0 {
 			return nil, nil
 		}
 		// One ordered index scan per type, each stopping at limit: a single
 		// `type = ANY` scan gathers every row of those types before sorting.
-		query, args = `SELECT seq, id, source, type, subject, time, envelope, received_at FROM unnest($3::text[]) AS t(typ)
-			CROSS JOIN LATERAL (SELECT seq, id, source, type, subject, time, envelope, received_at FROM events
+		query, args = `SELECT seq, id, source, type, subject, time, envelope, received_at, shop FROM unnest($3::text[]) AS t(typ)
+			CROSS JOIN LATERAL (SELECT seq, id, source, type, subject, time, envelope, received_at, shop FROM events
 				WHERE type = t.typ AND seq > $1 ORDER BY seq LIMIT $2) e
 			ORDER BY seq LIMIT $2`, []any{afterSeq, limit, types}
 	}
@@ -215,7 +215,7 @@ func collectEvents(rows pgx.Rows) ([]store.Event, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Event, error) {
 		var ev store.Event
 		var t, rec int64
-		err := r.Scan(&ev.Seq, &ev.ID, &ev.Source, &ev.Type, &ev.Subject, &t, &ev.Envelope, &rec)
+		err := r.Scan(&ev.Seq, &ev.ID, &ev.Source, &ev.Type, &ev.Subject, &t, &ev.Envelope, &rec, &ev.Shop)
 		ev.Time, ev.ReceivedAt = fromNanos(t), fromNanos(rec)
 		return ev, err
 	})

@@ -134,6 +134,16 @@ func applyChange(ctx context.Context, tx pgx.Tx, c *store.Change, release bool) 
 		batch.Queue(`INSERT INTO outbox (id, instance_id, kind, payload, attempts, next_at, slot) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
 			o.ID, o.InstanceID, o.Kind, o.Payload, o.Attempts, nanos(next), store.SlotOf(o.InstanceID))
 	}
+	if len(c.Events) > 0 {
+		// A link written before stays: an event that started an instance
+		// and is delivered to it again (after a crash) is still its start.
+		seqs, started := make([]int64, len(c.Events)), make([]bool, len(c.Events))
+		for i, l := range c.Events {
+			seqs[i], started[i] = l.Seq, l.Started
+		}
+		batch.Queue(`INSERT INTO event_instances (seq, instance_id, started) SELECT DISTINCT ON (seq) seq, $1, started
+			FROM unnest($2::bigint[], $3::bool[]) AS u(seq, started) ORDER BY seq, started DESC ON CONFLICT DO NOTHING`, in.ID, seqs, started)
+	}
 	results := tx.SendBatch(ctx, batch)
 	var refusal error
 	for i := range batch.Len() {

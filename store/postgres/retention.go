@@ -206,19 +206,31 @@ func (s *Store) createPartition(ctx context.Context, table, key string, from tim
 func (s *Store) Prune(ctx context.Context, olderThan time.Time) (store.Pruned, error) {
 	var out store.Pruned
 	cutoff := nanos(olderThan)
+	var pruned seqSpan // of the events pruned
 	for _, t := range partitioned {
-		dropped, defaults, err := s.dropPartitions(ctx, t.table, cutoff)
+		var span *seqSpan
+		if t.table == "events" {
+			span = &pruned
+		}
+		dropped, defaults, err := s.dropPartitions(ctx, t.table, cutoff, span)
 		out.Partitions = append(out.Partitions, dropped...)
 		if err != nil {
 			return out, err
 		}
 		for _, def := range defaults {
-			n, err := s.pruneDefault(ctx, def, t.key, cutoff)
+			n, err := s.pruneDefault(ctx, def, t.key, cutoff, span)
 			out.Rows += n
 			if err != nil {
 				return out, err
 			}
 		}
+	}
+	// The links of events to their instances go with the events: those of
+	// the seqs the pruned events spanned whose event is gone.
+	n, err := s.pruneEventLinks(ctx, pruned)
+	out.Rows += n
+	if err != nil {
+		return out, err
 	}
 	// Webhook deliveries and the message log are not partitioned: the raw
 	// bodies of webhooks go with their events, messages with the history,
@@ -243,7 +255,7 @@ func (s *Store) Prune(ctx context.Context, olderThan time.Time) (store.Pruned, e
 
 // dropPartitions drops, in one transaction, a table's partitions that end at
 // or before cutoff; it returns them and the table's default partitions.
-func (s *Store) dropPartitions(ctx context.Context, table string, cutoff int64) (dropped, defaults []string, err error) {
+func (s *Store) dropPartitions(ctx context.Context, table string, cutoff int64, span *seqSpan) (dropped, defaults []string, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prune %s: %w", table, err)
@@ -277,6 +289,16 @@ func (s *Store) dropPartitions(ctx context.Context, table string, cutoff int64) 
 		return nil, nil, fmt.Errorf("prune %s: %w", table, err)
 	}
 	for _, name := range expired {
+		if span != nil {
+			var lo, hi *int64
+			if err := tx.QueryRow(ctx, `SELECT MIN(seq), MAX(seq) FROM `+pgx.Identifier{name}.Sanitize()).Scan(&lo, &hi); err != nil {
+				return nil, nil, fmt.Errorf("prune %s: seqs of partition %s: %w", table, name, err)
+			}
+			if lo != nil {
+				span.add(*lo)
+				span.add(*hi)
+			}
+		}
 		if _, err := tx.Exec(ctx, `DROP TABLE `+pgx.Identifier{name}.Sanitize()); err != nil {
 			return nil, nil, fmt.Errorf("prune %s: drop partition %s: %w", table, name, err)
 		}
@@ -291,16 +313,69 @@ func (s *Store) dropPartitions(ctx context.Context, table string, cutoff int64) 
 // pruneDefault deletes a default partition's rows older than cutoff, a batch
 // per transaction. The default partition only holds rows no weekly partition
 // covered (times far from when they were written), so it stays small.
-func (s *Store) pruneDefault(ctx context.Context, def, key string, cutoff int64) (int64, error) {
+// With span set (of events), the seqs deleted widen it.
+func (s *Store) pruneDefault(ctx context.Context, def, key string, cutoff int64, span *seqSpan) (int64, error) {
 	tbl := pgx.Identifier{def}.Sanitize()
+	query := `DELETE FROM ` + tbl + ` WHERE ctid IN (SELECT ctid FROM ` + tbl + ` WHERE ` + key + ` < $1 LIMIT ` + strconv.Itoa(pruneBatch) + `)`
 	var total int64
 	for {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM `+tbl+` WHERE ctid IN (SELECT ctid FROM `+tbl+` WHERE `+key+` < $1 LIMIT `+strconv.Itoa(pruneBatch)+`)`, cutoff)
+		var n int64
+		if span != nil {
+			var lo, hi *int64
+			err := s.pool.QueryRow(ctx, `WITH d AS (`+query+` RETURNING seq) SELECT COUNT(*), MIN(seq), MAX(seq) FROM d`, cutoff).Scan(&n, &lo, &hi)
+			if err != nil {
+				return total, fmt.Errorf("prune default partition %s: %w", def, err)
+			}
+			if lo != nil {
+				span.add(*lo)
+				span.add(*hi)
+			}
+		} else {
+			tag, err := s.pool.Exec(ctx, query, cutoff)
+			if err != nil {
+				return total, fmt.Errorf("prune default partition %s: %w", def, err)
+			}
+			n = tag.RowsAffected()
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
+// seqSpan is the range of seqs of the events a prune deleted.
+type seqSpan struct {
+	lo, hi int64
+	set    bool
+}
+
+func (s *seqSpan) add(seq int64) {
+	if !s.set || seq < s.lo {
+		s.lo = seq
+	}
+	if !s.set || seq > s.hi {
+		s.hi = seq
+	}
+	s.set = true
+}
+
+// pruneEventLinks deletes, in batches, the links to instances of the
+// events in span that are no longer logged. Events are pruned oldest
+// first, so span holds few kept events, each an index lookup.
+func (s *Store) pruneEventLinks(ctx context.Context, span seqSpan) (int64, error) {
+	if !span.set {
+		return 0, nil
+	}
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM event_instances WHERE (seq, instance_id) IN (SELECT l.seq, l.instance_id FROM event_instances l
+			WHERE l.seq BETWEEN $1 AND $2 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.seq = l.seq) LIMIT 1000)`, span.lo, span.hi)
 		if err != nil {
-			return total, fmt.Errorf("prune default partition %s: %w", def, err)
+			return total, fmt.Errorf("prune event_instances: %w", err)
 		}
 		total += tag.RowsAffected()
-		if tag.RowsAffected() < pruneBatch {
+		if tag.RowsAffected() < 1000 {
 			return total, nil
 		}
 	}

@@ -155,6 +155,10 @@ func TestPruneDropsOldPartitions(t *testing.T) {
 	require.Equal(t, "events_default", eventPartition(t, conn, evs[3].Seq))
 	commitHistory(t, s, "i-old", old, old.Add(week))
 	commitHistory(t, s, "i-both", old, now)
+	links := store.Instance{ID: "i-links", Namespace: "shop", Name: "cart", Version: "1.0.0", Status: "running", State: []byte(`{}`)}
+	res, err := s.Commit(ctx, []store.Change{{Instance: links, Events: []store.EventLink{{Seq: evs[0].Seq, Started: true}, {Seq: evs[1].Seq}, {Seq: evs[2].Seq}, {Seq: evs[3].Seq}}}})
+	require.NoError(t, err)
+	require.NoError(t, res[0])
 
 	pruned, err := s.Prune(ctx, now.Add(-5*week))
 	require.NoError(t, err)
@@ -163,7 +167,11 @@ func TestPruneDropsOldPartitions(t *testing.T) {
 		got[name] = true
 	}
 	require.Equal(t, oldParts, got, "exactly the partitions older than the cutoff are dropped")
-	require.Equal(t, int64(1), pruned.Rows, "the ancient event is deleted from the default partition")
+	require.Equal(t, int64(1+3), pruned.Rows, "the ancient event is deleted from the default partition, and the links of the three events pruned")
+	kept, err := s.EventInstances(ctx, []int64{evs[0].Seq, evs[1].Seq, evs[2].Seq, evs[3].Seq}, 10)
+	require.NoError(t, err)
+	require.Len(t, kept, 1)
+	require.Equal(t, evs[2].Seq, kept[0].Seq, "the links of dropped partitions and deleted rows go with them")
 	for name := range oldParts {
 		require.False(t, tableExists(t, conn, name), "%s is dropped, not only detached", name)
 	}
@@ -318,6 +326,8 @@ func TestLookupsUseIndexes(t *testing.T) {
 		`SELECT seq, received_at FROM events WHERE source = 'shop' AND id = '1' ORDER BY seq LIMIT 1`: "Index Cond: ((source = ",
 		`SELECT seq FROM events WHERE seq > 10 ORDER BY seq LIMIT 10`:                                 "Index Cond: (seq > 10)",
 		`SELECT seq FROM events WHERE type = 't' AND seq > 10 ORDER BY seq LIMIT 10`:                  "Index Cond: ((type = ",
+		`SELECT seq FROM events WHERE shop = 'acme' AND shop <> '' ORDER BY seq DESC LIMIT 10`:        "Index Cond: (shop = ",
+		`SELECT seq FROM events WHERE subject = 'r1' AND subject <> '' ORDER BY seq DESC LIMIT 10`:    "Index Cond: (subject = ",
 	} {
 		rows, err := conn.Query(ctx, `EXPLAIN `+q)
 		require.NoError(t, err)
@@ -541,4 +551,73 @@ func TestMigrationIndexesTheKeysOfLoggedEvents(t *testing.T) {
 	var where string
 	require.NoError(t, conn.QueryRow(ctx, `SELECT DISTINCT tableoid::regclass::text FROM event_keys`).Scan(&where))
 	require.Equal(t, "event_keys_p20250303", where, "keys sit in the partition of their events' week")
+}
+
+// A database from before the event list gets the shop of each logged
+// event, and the instances events started (named in their state's origin)
+// are listed with those events.
+func TestMigrationListsEventsByShopAndTheirInstances(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, url := pgtest.Schema(t)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`)
+	require.NoError(t, err)
+	files, err := filepath.Glob("migrations/*.sql")
+	require.NoError(t, err)
+	sort.Strings(files)
+	for _, f := range files {
+		version, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
+		require.NoError(t, err)
+		if version >= 75 {
+			break
+		}
+		body, err := os.ReadFile(f)
+		require.NoError(t, err)
+		_, err = conn.Exec(ctx, string(body))
+		require.NoError(t, err, f)
+		_, err = conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, 0)`, version)
+		require.NoError(t, err)
+	}
+	for i, env := range []string{
+		`{"type":"commerce.order.placed","shop":"bolt","data":{"shop":" acme ","orderId":"1"}}`,
+		`{"type":"commerce.checkout.started","shop":"acme","data":{"checkoutToken":"c0ffee"}}`,
+		`{"type":"custom","shop":"acme","data":"text"}`,
+		`{"type":"custom","data":{"shop":7}}`,
+		`not json "shop"`,
+	} {
+		_, err = conn.Exec(ctx, `INSERT INTO events (id, source, type, time, envelope, received_at) VALUES ($1, 'shop', 'x', 0, $2, 0)`, strconv.Itoa(i), []byte(env))
+		require.NoError(t, err)
+	}
+	for id, state := range map[string]string{
+		"i-1": `{"id":"i-1","origin":{"time":"2026-11-23T10:00:00Z","events":[2]}}`,
+		"i-2": `{"id":"i-2","origin":{"time":"2026-11-23T10:00:00Z","events":[1,2]}}`,
+		"i-3": `{"id":"i-3"}`,
+		"i-4": `not json "origin"`,
+	} {
+		_, err = conn.Exec(ctx, `INSERT INTO instances (id, namespace, name, version, status, state, rev, created_at, updated_at) VALUES ($1, 'shop', 'cart', '1.0.0', 'running', $2, 1, 0, 0)`, id, []byte(state))
+		require.NoError(t, err)
+	}
+
+	s, err := postgres.Open(ctx, url)
+	require.NoError(t, err)
+	defer s.Close()
+	evs, err := s.ListEvents(ctx, store.EventQuery{Shop: "acme"})
+	require.NoError(t, err)
+	seqs := []int64{}
+	for _, e := range evs {
+		seqs = append(seqs, e.Seq)
+		require.Equal(t, "acme", e.Shop)
+	}
+	require.Equal(t, []int64{3, 2, 1}, seqs, "data.shop, else the shop attribute")
+	links, err := s.EventInstances(ctx, []int64{1, 2, 3}, 10)
+	require.NoError(t, err)
+	got := []string{}
+	for _, l := range links {
+		require.True(t, l.Started)
+		got = append(got, fmt.Sprintf("%d:%s", l.Seq, l.InstanceID))
+	}
+	require.Equal(t, []string{"2:i-1", "2:i-2", "1:i-2"}, got)
 }

@@ -28,8 +28,8 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]store
 
 func appendEvent(ctx context.Context, tx execer, ev store.Event) (store.Event, error) {
 	ev = ev.WithDefaults()
-	res, err := tx.ExecContext(ctx, `INSERT INTO events (id, source, type, subject, time, envelope, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (source, id) DO NOTHING`, ev.ID, ev.Source, ev.Type, ev.Subject, nanos(ev.Time), ev.Envelope, nanos(ev.ReceivedAt))
+	res, err := tx.ExecContext(ctx, `INSERT INTO events (id, source, type, subject, time, envelope, received_at, shop) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (source, id) DO NOTHING`, ev.ID, ev.Source, ev.Type, ev.Subject, nanos(ev.Time), ev.Envelope, nanos(ev.ReceivedAt), ev.Shop)
 	if err != nil {
 		return ev, fmt.Errorf("append event %s/%s: %w", ev.Source, ev.ID, err)
 	}
@@ -71,7 +71,7 @@ func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
 // ReadEventsOfTypes returns events of the given types (nil: all) after a
 // sequence number, in order.
 func (s *Store) ReadEventsOfTypes(ctx context.Context, afterSeq int64, types []string, limit int) ([]store.Event, error) {
-	query, args := `SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, []any{afterSeq, limit}
+	query, args := `SELECT seq, id, source, type, subject, time, envelope, received_at, shop FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, []any{afterSeq, limit}
 	if types != nil {
 		if len(types) == 0 {
 			return nil, nil
@@ -80,7 +80,7 @@ func (s *Store) ReadEventsOfTypes(ctx context.Context, afterSeq int64, types []s
 		args = []any{}
 		parts := make([]string, len(types))
 		for i, t := range types {
-			parts[i] = `SELECT * FROM (SELECT seq, id, source, type, subject, time, envelope, received_at FROM events WHERE type = ? AND seq > ? ORDER BY seq LIMIT ?)`
+			parts[i] = `SELECT * FROM (SELECT seq, id, source, type, subject, time, envelope, received_at, shop FROM events WHERE type = ? AND seq > ? ORDER BY seq LIMIT ?)`
 			args = append(args, t, afterSeq, limit)
 		}
 		args = append(args, limit)
@@ -94,7 +94,7 @@ func (s *Store) EventsByKey(ctx context.Context, key store.EventKey, types []str
 	if types != nil && len(types) == 0 {
 		return nil, nil
 	}
-	query := `SELECT e.seq, e.id, e.source, e.type, e.subject, e.time, e.envelope, e.received_at FROM event_keys k JOIN events e ON e.seq = k.seq
+	query := `SELECT e.seq, e.id, e.source, e.type, e.subject, e.time, e.envelope, e.received_at, e.shop FROM event_keys k JOIN events e ON e.seq = k.seq
 		WHERE k.name = ? AND k.value = ?`
 	args := []any{key.Name, key.Value}
 	if key.Shop != "" {
@@ -121,7 +121,7 @@ func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]s
 	for rows.Next() {
 		var ev store.Event
 		var t, r int64
-		if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Source, &ev.Type, &ev.Subject, &t, &ev.Envelope, &r); err != nil {
+		if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Source, &ev.Type, &ev.Subject, &t, &ev.Envelope, &r, &ev.Shop); err != nil {
 			return nil, err
 		}
 		ev.Time, ev.ReceivedAt = fromNanos(t), fromNanos(r)

@@ -145,6 +145,14 @@ func applyChange(ctx context.Context, tx execer, c *store.Change) (error, error)
 			return nil, fmt.Errorf("outbox %s: %w", o.ID, err)
 		}
 	}
+	for _, l := range c.Events {
+		// A link written before stays: an event that started an instance
+		// and is delivered to it again (after a crash) is still its start.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO event_instances (seq, instance_id, started) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			l.Seq, in.ID, l.Started); err != nil {
+			return nil, fmt.Errorf("events of %s: %w", in.ID, err)
+		}
+	}
 	for _, ev := range c.Emit {
 		if _, err := appendEvent(ctx, tx, ev); err != nil {
 			return nil, err

@@ -127,3 +127,72 @@ func TestUpgradeIndexesTheKeysOfLoggedEvents(t *testing.T) {
 	require.Equal(t, []int64{3, 1}, seqs(store.EventKey{Name: "orderId", Value: "1"}), "an event of no shop is indexed under none")
 	require.Empty(t, seqs(store.EventKey{Name: "checkoutToken", Value: "42"}), "only strings, as commerce events carry them")
 }
+
+// A data directory from before the event list gets the shop of each logged
+// event, and the instances events started (named in their state's origin)
+// are listed with those events.
+func TestUpgradeListsEventsByShopAndTheirInstances(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "storeflow.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	_, err = db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	require.NoError(t, err)
+	names, err := filepath.Glob("migrations/*.sql")
+	require.NoError(t, err)
+	for _, name := range names {
+		var v int
+		_, err := fmt.Sscanf(filepath.Base(name), "%d_", &v)
+		require.NoError(t, err)
+		if v >= 75 {
+			break
+		}
+		body, err := os.ReadFile(name)
+		require.NoError(t, err)
+		_, err = db.Exec(string(body))
+		require.NoError(t, err, name)
+		_, err = db.Exec(`INSERT INTO schema_migrations VALUES (?, 0)`, v)
+		require.NoError(t, err)
+	}
+	for i, env := range []string{
+		`{"type":"commerce.order.placed","shop":"bolt","data":{"shop":" acme ","orderId":"1"}}`,
+		`{"type":"commerce.checkout.started","shop":"acme","data":{"checkoutToken":"c0ffee"}}`,
+		`{"type":"custom","shop":"acme","data":"text"}`,
+		`{"type":"custom","data":{"shop":7}}`,
+		`not json "shop"`,
+	} {
+		_, err = db.Exec(`INSERT INTO events (id, source, type, time, envelope, received_at) VALUES (?, 'shop', 'x', 0, CAST(? AS BLOB), 0)`, fmt.Sprint(i), env)
+		require.NoError(t, err)
+	}
+	for id, state := range map[string]string{
+		"i-1": `{"id":"i-1","origin":{"time":"2026-11-23T10:00:00Z","events":[2]}}`,
+		"i-2": `{"id":"i-2","origin":{"time":"2026-11-23T10:00:00Z","events":[1,2]}}`,
+		"i-3": `{"id":"i-3"}`,
+		"i-4": `not json "origin"`,
+	} {
+		_, err = db.Exec(`INSERT INTO instances (id, namespace, name, version, status, state, rev, created_at, updated_at) VALUES (?, 'shop', 'cart', '1.0.0', 'running', CAST(? AS BLOB), 1, 0, 0)`, id, state)
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.Close())
+
+	s, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	defer s.Close()
+	evs, err := s.ListEvents(ctx, store.EventQuery{Shop: "acme"})
+	require.NoError(t, err)
+	seqs := []int64{}
+	for _, e := range evs {
+		seqs = append(seqs, e.Seq)
+		require.Equal(t, "acme", e.Shop)
+	}
+	require.Equal(t, []int64{3, 2, 1}, seqs, "data.shop, else the shop attribute")
+	links, err := s.EventInstances(ctx, []int64{1, 2, 3}, 10)
+	require.NoError(t, err)
+	got := []string{}
+	for _, l := range links {
+		require.True(t, l.Started)
+		got = append(got, fmt.Sprintf("%d:%s", l.Seq, l.InstanceID))
+	}
+	require.Equal(t, []string{"2:i-1", "2:i-2", "1:i-2"}, got)
+}
