@@ -61,6 +61,9 @@ type Parameter struct {
 	Default string `json:"default"`
 	// Values are the values an enum parameter takes.
 	Values []string `json:"values,omitempty"`
+	// Required parameters have no value that fits every shop (the shop's
+	// id): installing needs one.
+	Required bool `json:"required,omitempty"`
 	// Demo, when set, is the value `storeflow demo` installs; otherwise
 	// the demo scales durations by its speed.
 	Demo string `json:"demo,omitempty"`
@@ -177,7 +180,8 @@ func Parse(name string, src []byte) (*Template, error) {
 			Path        *string   `yaml:"path"`
 			Values      *[]string `yaml:"values"`
 			Demo        *string   `yaml:"demo"`
-		}{&p.Type, &p.Description, &p.Path, &p.Values, &p.Demo}); err != nil {
+			Required    *bool     `yaml:"required"`
+		}{&p.Type, &p.Description, &p.Path, &p.Values, &p.Demo, &p.Required}); err != nil {
 			return nil, fmt.Errorf("template %s: parameter %s: %w", name, p.Name, err)
 		}
 		n, err := resolve(doc, p.Path)

@@ -26,6 +26,7 @@ import (
 var library = []string{
 	"abandoned-checkout",
 	"post-purchase",
+	"win-back",
 	"welcome-series",
 }
 
