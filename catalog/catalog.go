@@ -68,6 +68,7 @@ func Default(opts Options) *connector.Registry {
 		{shopadmin.TagBuiltin, admin},
 		{shopadmin.NoteBuiltin, admin},
 		{profiles.Builtin, &profiles.Connector{Profiles: opts.Customers}},
+		{profiles.ListBuiltin, &profiles.Connector{Profiles: opts.Customers}},
 	} {
 		if err := reg.Define(b.def, b.c); err != nil {
 			// The declarations are this package's own: a bad one is a bug

@@ -31,6 +31,20 @@ type Directory struct {
 	Sync func(ctx context.Context) error
 }
 
+// CatchUp waits, with Sync, until the profiles hold every event logged
+// before the call; without a Sync it returns at once. Workflows list
+// customers after it (customer.list), as they find them after it; the
+// API's listings do not wait.
+func (d *Directory) CatchUp(ctx context.Context) error {
+	if d.Sync == nil {
+		return nil
+	}
+	if err := d.Sync(ctx); err != nil {
+		return fmt.Errorf("customer profiles are behind the event log: %w", err)
+	}
+	return nil
+}
+
 // ErrInvalid is a lookup or query that cannot be answered as asked.
 var ErrInvalid = errors.New("invalid customer query")
 
@@ -158,6 +172,9 @@ type Query struct {
 	Q       string // names, addresses, numbers or ids containing this
 	Limit   int    // 50 by default, at most 500
 	After   string // the last ID of the previous page
+	// LastOrderFrom and LastOrderBefore, when set, keep customers whose
+	// last order was placed at or after the one and before the other.
+	LastOrderFrom, LastOrderBefore time.Time
 }
 
 // List returns a page of profiles.
@@ -183,6 +200,15 @@ func (d *Directory) List(ctx context.Context, q Query) ([]*Profile, error) {
 	if q.Segment != "" {
 		if sq.Segment, err = th.filter(q.Segment, d.now()); err != nil {
 			return nil, err
+		}
+	}
+	if !q.LastOrderFrom.IsZero() || !q.LastOrderBefore.IsZero() {
+		sq.Segment.MinOrders = max(sq.Segment.MinOrders, 1)
+		if t := q.LastOrderFrom; t.After(sq.Segment.OrderedSince) {
+			sq.Segment.OrderedSince = t
+		}
+		if t := q.LastOrderBefore; !t.IsZero() && (sq.Segment.LastOrderBefore.IsZero() || t.Before(sq.Segment.LastOrderBefore)) {
+			sq.Segment.LastOrderBefore = t
 		}
 	}
 	recs, err := d.Store.ListCustomers(ctx, sq)

@@ -237,14 +237,16 @@ func (s *scenario) run(ctx context.Context) error {
 		return out, err
 	}))
 	reads := &profiles.Connector{Profiles: customers}
-	if err := twin.Replace(profiles.Name, connector.Func(func(ctx context.Context, req connector.Request) (any, error) {
-		out, err := s.rec.Call(ctx, req)
-		if scripted[profiles.Name] {
-			return out, err
+	for _, name := range []string{profiles.Name, profiles.ListName} {
+		if err := twin.Replace(name, connector.Func(func(ctx context.Context, req connector.Request) (any, error) {
+			out, err := s.rec.Call(ctx, req)
+			if scripted[name] {
+				return out, err
+			}
+			return reads.Call(ctx, req)
+		})); err != nil {
+			return err
 		}
-		return reads.Call(ctx, req)
-	})); err != nil {
-		return err
 	}
 	s.rt = runtime.New(runtime.Options{Store: st, Clock: s.vc, Connectors: twin, Logger: logger, Shards: 4, CallWorkers: 8,
 		SecretSource: func(ctx context.Context) (map[string]any, error) {

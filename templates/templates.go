@@ -26,6 +26,7 @@ import (
 	"github.com/storeflow/storeflow/connector/email"
 	"github.com/storeflow/storeflow/cron"
 	"github.com/storeflow/storeflow/dsl"
+	"github.com/storeflow/storeflow/semver"
 )
 
 //go:embed *.yaml
@@ -48,6 +49,8 @@ type Template struct {
 	Source []byte `json:"-"`
 	// Test is its pretest file (NAME.test.yaml), when it has one.
 	Test []byte `json:"-"`
+
+	version *yaml.Node
 }
 
 // Parameter is a setting of a template.
@@ -61,6 +64,9 @@ type Parameter struct {
 	Default string `json:"default"`
 	// Values are the values an enum parameter takes.
 	Values []string `json:"values,omitempty"`
+	// Required parameters have no value that fits every shop (the shop's
+	// id): installing needs one.
+	Required bool `json:"required,omitempty"`
 	// Demo, when set, is the value `storeflow demo` installs; otherwise
 	// the demo scales durations by its speed.
 	Demo string `json:"demo,omitempty"`
@@ -154,6 +160,10 @@ func Parse(name string, src []byte) (*Template, error) {
 	if document == nil {
 		return nil, fmt.Errorf("template %s: no document", name)
 	}
+	t.version = child(document, "version")
+	if t.version == nil || t.version.Kind != yaml.ScalarNode {
+		return nil, fmt.Errorf("template %s: document.version is required", name)
+	}
 	for key, dst := range map[string]*string{"namespace": &t.Namespace, "version": &t.Version, "title": &t.Title, "summary": &t.Summary} {
 		if n := child(document, key); n != nil {
 			*dst = strings.TrimSpace(n.Value)
@@ -177,7 +187,8 @@ func Parse(name string, src []byte) (*Template, error) {
 			Path        *string   `yaml:"path"`
 			Values      *[]string `yaml:"values"`
 			Demo        *string   `yaml:"demo"`
-		}{&p.Type, &p.Description, &p.Path, &p.Values, &p.Demo}); err != nil {
+			Required    *bool     `yaml:"required"`
+		}{&p.Type, &p.Description, &p.Path, &p.Values, &p.Demo, &p.Required}); err != nil {
 			return nil, fmt.Errorf("template %s: parameter %s: %w", name, p.Name, err)
 		}
 		n, err := resolve(doc, p.Path)
@@ -322,10 +333,6 @@ func (t *Template) Parameter(name string) (*Parameter, error) {
 // written in place of the file's; every other byte stays as it is. Values
 // are checked against their parameter's type; an unknown name is an error.
 func (t *Template) Render(set map[string]string) ([]byte, error) {
-	type edit struct {
-		line, col int
-		value     string
-	}
 	var edits []edit
 	names := make([]string, 0, len(set))
 	for k := range set {
@@ -343,7 +350,52 @@ func (t *Template) Render(set map[string]string) ([]byte, error) {
 		}
 		edits = append(edits, edit{p.node.Line, p.node.Column, p.yamlValue(v)})
 	}
+	return t.apply(edits)
+}
+
+// Install is Render for installing: every required parameter must be set,
+// and version, when given, replaces document.version (a workflow's
+// version holds one source, so other settings of an installed template
+// are a new version).
+func (t *Template) Install(set map[string]string, version string) ([]byte, error) {
+	var missing []string
+	for _, p := range t.Parameters {
+		if _, ok := set[p.Name]; p.Required && !ok {
+			missing = append(missing, p.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("template %s needs --set %s=…: %s has no value that fits every shop", t.Name, missing[0], strings.Join(missing, ", "))
+	}
+	src, err := t.Render(set)
+	if err != nil || version == "" {
+		return src, err
+	}
+	if !semver.Valid(version) {
+		return nil, fmt.Errorf("version %q is not a semantic version such as 1.0.1", version)
+	}
+	again, err := Parse(t.Name, src)
+	if err != nil {
+		return nil, err
+	}
+	return again.apply([]edit{{again.version.Line, again.version.Column, strconv.Quote(version)}})
+}
+
+// edit replaces the scalar at a line and column.
+type edit struct {
+	line, col int
+	value     string
+}
+
+func (t *Template) apply(edits []edit) ([]byte, error) {
 	lines := bytes.SplitAfter(t.Source, []byte("\n"))
+	// Right to left, so that two edits of one line keep their columns.
+	sort.Slice(edits, func(i, j int) bool {
+		if edits[i].line != edits[j].line {
+			return edits[i].line < edits[j].line
+		}
+		return edits[i].col > edits[j].col
+	})
 	for _, e := range edits {
 		if e.line < 1 || e.line > len(lines) {
 			return nil, fmt.Errorf("template %s: line %d is out of the file", t.Name, e.line)

@@ -25,7 +25,9 @@ import (
 // library is every template the README lists, in its order.
 var library = []string{
 	"abandoned-checkout",
+	"low-stock",
 	"post-purchase",
+	"win-back",
 	"welcome-series",
 }
 
@@ -207,4 +209,22 @@ func TestPretestsOfEveryTemplate(t *testing.T) {
 		require.NotContains(t, m.Text, "<no value>", m.Subject)
 		require.NotEmpty(t, m.Subject)
 	}
+}
+
+func TestInstallNeedsTheRequiredAndMayChangeTheVersion(t *testing.T) {
+	t.Parallel()
+	tpl, err := templates.Get("win-back")
+	require.NoError(t, err)
+	_, err = tpl.Install(nil, "")
+	require.ErrorContains(t, err, "needs --set shop=")
+	out, err := tpl.Install(map[string]string{"shop": "acme", "every": "PT12H"}, "1.0.1")
+	require.NoError(t, err)
+	again, err := templates.Parse(tpl.Name, out)
+	require.NoError(t, err)
+	require.Equal(t, "1.0.1", again.Version)
+	p, err := again.Parameter("every")
+	require.NoError(t, err)
+	require.Equal(t, "PT12H", p.Default)
+	_, err = tpl.Install(map[string]string{"shop": "acme"}, "one")
+	require.ErrorContains(t, err, "not a semantic version")
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/storeflow/storeflow/store"
 	"github.com/storeflow/storeflow/store/postgres"
 	"github.com/storeflow/storeflow/store/sqlite"
+	"github.com/storeflow/storeflow/templates"
 	"github.com/storeflow/storeflow/webhook"
 )
 
@@ -202,7 +203,13 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	facts := &sending.Facts{Store: st, Logger: log}
 	rules := &sending.Rules{Log: st, Shops: shops.Get, Consents: facts, Conversions: facts,
 		Origins: sending.StoreOrigins{Instances: st}, Logger: log}
-	calls := catalog.Default(catalog.Options{Logger: log, Shops: shops.Get, Unsubscribe: links, Customers: customers, Sending: rules})
+	// The template library's email templates serve every shop that has
+	// none of the same name.
+	emails, err := templates.Emails()
+	if err != nil {
+		return fmt.Errorf("the template library's emails: %w", err)
+	}
+	calls := catalog.Default(catalog.Options{Logger: log, Shops: shops.Get, Unsubscribe: links, Customers: customers, Sending: rules, Templates: emails})
 	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL, Connectors: calls,
 		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource, Retention: cfg.retention, ExprLimits: cfg.exprLimits,
 		SecretSource: func(ctx context.Context) (map[string]any, error) {

@@ -52,10 +52,11 @@ type Finder interface {
 	Find(ctx context.Context, shop string, l customer.Lookup) (*customer.Profile, error)
 }
 
-// Connector answers `customer.get` from the profiles.
+// Connector answers `customer.get` and `customer.list` from the profiles.
 type Connector struct {
-	// Profiles finds them; nil: every call is a configuration problem
-	// (the in-memory runner keeps no profiles).
+	// Profiles finds them (and lists them, when it is a Lister too); nil:
+	// every call is a configuration problem (the in-memory runner keeps no
+	// profiles).
 	Profiles Finder
 }
 
@@ -63,6 +64,9 @@ type Connector struct {
 // customer the shop has no profile of (a guest seen for the first time), so
 // that a workflow can branch on it.
 func (c *Connector) Call(ctx context.Context, req connector.Request) (any, error) {
+	if name, _, _ := connector.ParseRef(req.Function); name == ListName {
+		return c.list(ctx, req)
+	}
 	var a Args
 	if err := connector.DecodeArgs(req, &a); err != nil {
 		return nil, err

@@ -169,3 +169,40 @@ func TestRecordingTwinAnswersCustomerGet(t *testing.T) {
 	require.Len(t, calls, 1)
 	require.Equal(t, map[string]any{"shop": "acme", "email": "pretest@example.com"}, calls[0].Args)
 }
+
+func TestCustomerListByTheTimeOfTheLastOrder(t *testing.T) {
+	t.Parallel()
+	c := &profiles.Connector{Profiles: profilesOf(t)}
+	now := time.Now().UTC()
+	list := func(args map[string]any) []any {
+		t.Helper()
+		out, err := c.Call(context.Background(), connector.Request{Kind: connector.KindFunction, Function: profiles.ListName, Args: args, At: now})
+		require.NoError(t, err, args)
+		return out.(map[string]any)["customers"].([]any)
+	}
+	// Ada's last order was 47 hours ago.
+	for _, tc := range []struct {
+		window map[string]any
+		found  bool
+	}{
+		{map[string]any{"ago": "P1D", "within": "P1D"}, true},
+		{map[string]any{"ago": "PT47H", "within": "PT1M"}, true},
+		{map[string]any{"ago": "PT47H1M", "within": "PT1M"}, false},
+		{map[string]any{"ago": "PT46H", "within": "PT1H"}, false},
+		{map[string]any{"ago": "P2D", "within": "P1D"}, false},
+		{map[string]any{"ago": "P1D", "within": "P1D", "asOf": now.Add(24 * time.Hour).Format(time.RFC3339)}, false},
+	} {
+		got := list(map[string]any{"shop": "acme", "lastOrder": tc.window})
+		require.Equal(t, tc.found, len(got) == 1, "%v", tc.window)
+	}
+	got := list(map[string]any{"shop": "acme", "segment": "repeat"})
+	require.Len(t, got, 1)
+	require.Equal(t, "ada@example.com", got[0].(map[string]any)["email"])
+	require.NotContains(t, got[0], "totals", "the projection's bookkeeping stays out")
+	require.Empty(t, list(map[string]any{"shop": "acme", "subscribed": "email"}), "Ada gave no consent")
+	require.Empty(t, list(map[string]any{"shop": "acme", "segment": "lapsed"}))
+
+	_, err := c.Call(context.Background(), connector.Request{Kind: connector.KindFunction, Function: profiles.ListName,
+		Args: map[string]any{"shop": "acme", "lastOrder": map[string]any{"ago": "90 days", "within": "P1D"}}})
+	require.ErrorContains(t, err, "not an ISO 8601 duration")
+}
