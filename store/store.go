@@ -27,6 +27,7 @@ type Store interface {
 	MessageLog
 	ContactFacts
 	Customers
+	Users
 	Close() error
 }
 
