@@ -26,6 +26,7 @@ func commands() []command {
 		{"run", "run a workflow to its end in memory and print its output", runRun},
 		{"test", "run pretests: scenarios on fictitious customers with a virtual clock, sending nothing", runTest},
 		{"shop", "add, change, list and remove the shops a running storeflow serves", runShop},
+		{"user", "add, list and remove the people who answer approval tasks", runUser},
 		{"bench", "measure throughput, waiting instances, timer lag and ingestion", runBench},
 		{"version", "print the version", runVersion},
 	}
