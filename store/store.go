@@ -28,6 +28,7 @@ type Store interface {
 	ContactFacts
 	Customers
 	Users
+	Tasks
 	Close() error
 }
 

@@ -44,6 +44,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"ContactFacts":          testContactFacts,
 		"Customers":             testCustomers,
 		"Users":                 testUsers,
+		"Tasks":                 testTasks,
+		"TaskWakesItsCall":      testTaskWake,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
