@@ -21,6 +21,8 @@ func (r *Runtime) notifyLoop(ctx context.Context) {
 			signal(r.wakeMatcher)
 		case store.TopicSlots:
 			signal(r.wakeLeases)
+		case store.TopicOutbox:
+			signal(r.wakeOutbox)
 		case store.TopicWorkflows, store.TopicResync:
 			if topic == store.TopicResync {
 				// Slots may have been freed while this node was not listening.

@@ -184,8 +184,14 @@ func (r *Runtime) perform(ctx context.Context, o store.OutboxItem) error {
 			// is made again then, with the same key. It is no failed attempt.
 			r.log.Info("call deferred", "instance", o.InstanceID, "task", eff.Task, "until", d.Until, "reason", d.Reason)
 			metricDeferred.Inc()
-			if err := r.st.RescheduleOutbox(ctx, o.ID, o.Attempts, d.Until); err != nil {
+			deferred, err := r.st.DeferOutbox(ctx, o.ID, o.NextAt, d.Until)
+			if err != nil {
 				return fmt.Errorf("defer call %s: %w", o.ID, err)
+			}
+			if !deferred {
+				// Woken while the connector looked (a task answered), or
+				// gone (the instance was cancelled): look again at once.
+				signal(r.wakeOutbox)
 			}
 			return nil
 		}

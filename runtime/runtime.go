@@ -332,6 +332,16 @@ func (r *Runtime) Publish(ctx context.Context, file string, src []byte) (stored 
 	return stored, created, r.defs.reload(ctx)
 }
 
+// Wake tells the runtime that work was added to its store from outside
+// it (a task answered through the API made its call due, and logged an
+// event): it looks at its outbox and the event log now rather than at its
+// next poll. Other nodes sharing a PostgreSQL store hear of it by
+// notification.
+func (r *Runtime) Wake() {
+	signal(r.wakeOutbox)
+	signal(r.wakeMatcher)
+}
+
 // Reload refreshes the trigger and correlation indexes after workflows changed.
 func (r *Runtime) Reload(ctx context.Context) error { return r.defs.reload(ctx) }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/shop"
 	"github.com/storeflow/storeflow/store"
+	"github.com/storeflow/storeflow/user"
 	"github.com/storeflow/storeflow/webhook"
 )
 
@@ -55,6 +56,9 @@ type Config struct {
 	// suppressed in GET /v1/customers/{id} (the sending rules' message
 	// log).
 	CustomerMessages customer.Messages
+	// Users keeps the people who answer tasks (/v1/users) and logs them in
+	// (/v1/login).
+	Users *user.Directory
 }
 
 // Server serves the API.
@@ -139,6 +143,15 @@ func (s *Server) routes() {
 		m.HandleFunc("GET /v1/customers", s.auth(s.listCustomers))
 		m.HandleFunc("GET /v1/customers/{id}", s.auth(s.getCustomer))
 	}
+	if s.cfg.Users != nil {
+		m.HandleFunc("POST /v1/users", s.auth(s.postUser))
+		m.HandleFunc("GET /v1/users", s.auth(s.listUsers))
+		m.HandleFunc("GET /v1/users/{id}", s.auth(s.getUser))
+		m.HandleFunc("PUT /v1/users/{id}", s.auth(s.putUser))
+		m.HandleFunc("DELETE /v1/users/{id}", s.auth(s.deleteUser))
+		m.HandleFunc("POST /v1/login", s.login)
+		m.HandleFunc("POST /v1/logout", s.logout)
+	}
 	if s.cfg.Followers != nil {
 		m.HandleFunc("GET /v1/followers", s.auth(s.listFollowers))
 		m.HandleFunc("POST /v1/followers/{name}/rebuild", s.auth(s.rebuildFollower))
@@ -173,14 +186,7 @@ func (w *statusWriter) WriteHeader(code int) {
 func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if len(s.cfg.Tokens) > 0 {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			valid := false
-			for _, t := range s.cfg.Tokens {
-				if ok && subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
-					valid = true
-				}
-			}
-			if !valid {
+			if !s.apiToken(r) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="storeflow"`)
 				writeProblem(w, r, http.StatusUnauthorized, "Unauthorized", "send a configured API token as `Authorization: Bearer <token>`")
 				return
@@ -188,6 +194,23 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	}
+}
+
+// bearer is the token of an `Authorization: Bearer` header.
+func bearer(r *http.Request) (string, bool) {
+	return strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+}
+
+// apiToken reports whether the request carries a configured API token.
+func (s *Server) apiToken(r *http.Request) bool {
+	got, ok := bearer(r)
+	valid := false
+	for _, t := range s.cfg.Tokens {
+		if ok && subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
+			valid = true
+		}
+	}
+	return valid
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -24,6 +24,7 @@ import (
 	"github.com/storeflow/storeflow/shop"
 	"github.com/storeflow/storeflow/store"
 	"github.com/storeflow/storeflow/store/sqlite"
+	"github.com/storeflow/storeflow/user"
 	"github.com/storeflow/storeflow/webhook"
 )
 
@@ -64,7 +65,11 @@ func newAPI(t *testing.T, tokens ...string) *api {
 	srv := httptest.NewServer(server.New(server.Config{Runtime: rt, Store: st, Tokens: tokens, MaxBody: 4096, Shops: shops, Webhooks: hooks, Unsubscribe: links, Followers: fr, Customers: customers,
 		CustomerMessages: func(_ context.Context, p *customer.Profile, limit int) (any, error) {
 			return []map[string]any{{"to": p.Email, "status": "sent"}}, nil
-		}}))
+		},
+		Users: &user.Directory{Store: st, KDF: cheapKDF, ShopExists: func(ctx context.Context, id string) error {
+			_, err := shops.Get(ctx, id)
+			return err
+		}}}))
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()

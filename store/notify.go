@@ -23,4 +23,7 @@ const (
 	// above its new fair share.
 	TopicSlots  = "slots"
 	TopicResync = "resync"
+	// TopicOutbox is sent when a call was made due by something other
+	// than the runtime (a task answered through the API).
+	TopicOutbox = "outbox"
 )

@@ -23,4 +23,10 @@ type Outbox interface {
 	Outbox(ctx context.Context, slots []int, until time.Time, limit int) ([]OutboxItem, error)
 	// RescheduleOutbox records a failed attempt and when to try again.
 	RescheduleOutbox(ctx context.Context, id string, attempts int, next time.Time) error
+	// DeferOutbox moves an item read as due at from (its NextAt then) to
+	// next, unless it was woken since (a task answered, TaskChange.Wake):
+	// a wake always changes the item's NextAt, so an item no longer at
+	// from stays due, and deferred is false. A connector that defers a call
+	// while waiting for a person thereby never sleeps through the answer.
+	DeferOutbox(ctx context.Context, id string, from, next time.Time) (deferred bool, err error)
 }

@@ -28,6 +28,8 @@ type Store interface {
 	MessageLog
 	ContactFacts
 	Customers
+	Users
+	Tasks
 	Close() error
 }
 

@@ -28,6 +28,7 @@ func commands() []command {
 		{"replay", "run a changed workflow in shadow over recorded events and compare with what live sent", runReplay},
 		{"shop", "add, change, list and remove the shops a running storeflow serves", runShop},
 		{"templates", "list the library of ready workflows and install them into a running storeflow", runTemplates},
+		{"user", "add, list and remove the people who answer approval tasks", runUser},
 		{"bench", "measure throughput, waiting instances, timer lag and ingestion", runBench},
 		{"version", "print the version", runVersion},
 	}

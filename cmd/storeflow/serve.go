@@ -30,6 +30,7 @@ import (
 	"github.com/storeflow/storeflow/store/postgres"
 	"github.com/storeflow/storeflow/store/sqlite"
 	"github.com/storeflow/storeflow/templates"
+	"github.com/storeflow/storeflow/user"
 	"github.com/storeflow/storeflow/webhook"
 )
 
@@ -233,10 +234,14 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		defer cancel()
 		return projections.CaughtUp(ctx, customer.Name)
 	}
+	users := &user.Directory{Store: st, ShopExists: func(ctx context.Context, id string) error {
+		_, err := shops.Get(ctx, id)
+		return err
+	}}
 	var ready atomic.Bool
 	hooks := &webhook.Receiver{Shops: shops, Ingest: rt.Ingest, Deliveries: st, Logger: log}
 	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load, Shops: shops, Webhooks: hooks, Unsubscribe: links, Followers: projections,
-		Customers: customers, CustomerMessages: customer.MessagesFrom(st)})
+		Customers: customers, CustomerMessages: customer.MessagesFrom(st), Users: users})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)

@@ -36,3 +36,13 @@ func (s *Store) RescheduleOutbox(ctx context.Context, id string, attempts int, n
 	}
 	return nil
 }
+
+// DeferOutbox moves an item to next unless it was woken since it was read
+// at from.
+func (s *Store) DeferOutbox(ctx context.Context, id string, from, next time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET next_at = $1 WHERE id = $2 AND next_at = $3`, nanos(next), id, nanos(from))
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}

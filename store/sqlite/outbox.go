@@ -40,3 +40,14 @@ func (s *Store) RescheduleOutbox(ctx context.Context, id string, attempts int, n
 	}
 	return nil
 }
+
+// DeferOutbox moves an item to next unless it was woken since it was read
+// at from.
+func (s *Store) DeferOutbox(ctx context.Context, id string, from, next time.Time) (bool, error) {
+	res, err := s.w.exec(ctx, `UPDATE outbox SET next_at = ? WHERE id = ? AND next_at = ?`, nanos(next), id, nanos(from))
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}

@@ -44,6 +44,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"ContactFacts":          testContactFacts,
 		"Customers":             testCustomers,
 		"EventList":             testEventList,
+		"Users":                 testUsers,
+		"Tasks":                 testTasks,
+		"TaskWakesItsCall":      testTaskWake,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
