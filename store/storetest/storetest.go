@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"Messages":              testMessages,
 		"ContactFacts":          testContactFacts,
 		"Customers":             testCustomers,
+		"CommitBatches":         testBatches,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
