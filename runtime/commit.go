@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/storeflow/storeflow/dsl"
@@ -124,34 +125,35 @@ func signal(ch chan struct{}) {
 
 type commitReq struct {
 	change store.Change
-	done   chan error
+	// done gets the commit's outcome; it runs off the committer, which
+	// goes on with the next commit meanwhile.
+	done func(error)
 }
 
-func (r *Runtime) commitChange(ctx context.Context, c store.Change) error {
-	req := &commitReq{change: c, done: make(chan error, 1)}
+// commitAsync queues a change for the next group commit; done is called
+// with its outcome (ctx's error when ctx ends before it could queue).
+func (r *Runtime) commitAsync(ctx context.Context, c store.Change, done func(error)) {
 	select {
-	case r.commit <- req:
+	case r.commit <- &commitReq{change: c, done: done}:
 	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+		done(ctx.Err())
 	}
 }
 
 // commitLoop commits the transitions of many instances together: whatever
-// queued while the previous commit ran goes into the next one.
+// queued while the previous commit ran goes into the next one. What
+// follows a commit runs on another goroutine, so that the committer does
+// only what must be serial.
 func (r *Runtime) commitLoop(ctx context.Context) {
-	batch := make([]*commitReq, 0, r.opts.BatchSize)
+	var after sync.WaitGroup
+	defer after.Wait()
 	for {
+		batch := make([]*commitReq, 0, r.opts.BatchSize)
 		select {
 		case <-ctx.Done():
 			return
 		case req := <-r.commit:
-			batch = append(batch[:0], req)
+			batch = append(batch, req)
 		}
 	fill:
 		for len(batch) < r.opts.BatchSize {
@@ -168,13 +170,17 @@ func (r *Runtime) commitLoop(ctx context.Context) {
 		}
 		results, err := r.st.Commit(context.WithoutCancel(ctx), changes)
 		metricCommitBatch.Observe(float64(len(batch)))
-		for i, req := range batch {
-			if err != nil {
-				req.done <- fmt.Errorf("%w: %w", errStoreDown, err)
-				continue
+		after.Add(1)
+		go func() {
+			defer after.Done()
+			for i, req := range batch {
+				if err != nil {
+					req.done(fmt.Errorf("%w: %w", errStoreDown, err))
+					continue
+				}
+				req.done(results[i])
 			}
-			req.done <- results[i]
-		}
+		}()
 	}
 }
 

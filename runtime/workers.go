@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/storeflow/storeflow/dsl"
@@ -81,33 +82,67 @@ func (r *Runtime) do(ctx context.Context, it *item) error {
 	}
 }
 
-// shardLoop advances instances one item at a time.
+// shardLoop advances instances one item at a time. A transition commits
+// while the worker goes on with the next item (many transitions in flight
+// are what fill a group commit: a worker that waited for each commit put at
+// most one transition per worker into it), except that an item of an
+// instance whose previous transition is still committing waits for that
+// commit, so that it starts from the committed state.
 func (r *Runtime) shardLoop(ctx context.Context, ch chan *item) {
+	var mu sync.Mutex
+	committing := map[string]chan struct{}{} // instance → closed when its commit is over
+	var pending sync.WaitGroup
 	for it := range ch {
-		err := r.apply(ctx, it)
-		switch {
-		case err == nil, errors.Is(err, context.Canceled):
-		case errors.Is(err, errNotOwner), errors.Is(err, store.ErrFenced):
-			// Another node holds the slot now and does this work itself.
-			r.log.Debug("instance moved to another node", "instance", it.id, "err", err)
-		default:
-			r.log.Error("advance instance", "instance", it.id, "err", err)
+		mu.Lock()
+		wait := committing[it.id]
+		mu.Unlock()
+		if wait != nil {
+			<-wait
 		}
-		if it.done != nil {
-			it.done(err)
-		}
-		r.act.end()
+		over := make(chan struct{})
+		mu.Lock()
+		committing[it.id] = over
+		mu.Unlock()
+		pending.Add(1)
+		r.apply(ctx, it, func(err error) {
+			switch {
+			case err == nil, errors.Is(err, context.Canceled):
+			case errors.Is(err, errNotOwner), errors.Is(err, store.ErrFenced):
+				// Another node holds the slot now and does this work itself.
+				r.log.Debug("instance moved to another node", "instance", it.id, "err", err)
+			default:
+				r.log.Error("advance instance", "instance", it.id, "err", err)
+			}
+			mu.Lock()
+			if committing[it.id] == over {
+				delete(committing, it.id)
+			}
+			mu.Unlock()
+			close(over)
+			if it.done != nil {
+				it.done(err)
+			}
+			r.act.end()
+			pending.Done()
+		})
 	}
+	// Commits still in flight end before the worker does, so that the
+	// committer outlives them.
+	pending.Wait()
 }
 
 // errStoreDown marks failures of the store itself (unreachable, commit
 // failed), after which work is retried rather than given up.
 var errStoreDown = errors.New("store unavailable")
 
-func (r *Runtime) apply(ctx context.Context, it *item) error {
+// apply advances an instance by one item and hands the transition to the
+// committer; finish is called once with the outcome, after the commit and
+// what follows it (at once when nothing is to be committed).
+func (r *Runtime) apply(ctx context.Context, it *item, finish func(error)) {
 	// Work already handed to a worker still commits while its slot drains.
 	if _, ok := r.leases.fence(it.id); !ok {
-		return errNotOwner
+		finish(errNotOwner)
+		return
 	}
 	began := time.Now()
 	var (
@@ -128,43 +163,54 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 	} else {
 		rec, err := r.st.GetInstance(ctx, it.id)
 		if err != nil {
-			if errors.Is(err, store.ErrNotFound) || ctx.Err() != nil {
-				return err
+			if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+				err = fmt.Errorf("%w: %w", errStoreDown, err)
 			}
-			return fmt.Errorf("%w: %w", errStoreDown, err)
+			finish(err)
+			return
 		}
 		if in, err = engine.Unmarshal(rec.State); err != nil {
-			return err
+			finish(err)
+			return
 		}
 		rev = rec.Rev
 		if wf, err = r.defs.get(ctx, in.Workflow); err != nil {
-			return err
+			finish(err)
+			return
 		}
 		switch it.kind {
 		case itemComplete:
 			tr = r.eng.Resume(ctx, wf, in, it.completion)
 		case itemCancel:
 			if in.Status.Ended() {
-				return fmt.Errorf("instance %s has already ended (%s)", in.ID, in.Status)
+				finish(fmt.Errorf("instance %s has already ended (%s)", in.ID, in.Status))
+				return
 			}
 			tr = r.eng.Cancel(ctx, wf, in, it.reason)
 		case itemSuspend:
 			if in.Status.Ended() {
-				return fmt.Errorf("instance %s has already ended (%s)", in.ID, in.Status)
+				finish(fmt.Errorf("instance %s has already ended (%s)", in.ID, in.Status))
+				return
 			}
 			tr = r.eng.Suspend(ctx, wf, in)
 		case itemResume:
 			if in.Status != engine.StatusSuspended {
-				return fmt.Errorf("instance %s is not suspended (%s)", in.ID, in.Status)
+				finish(fmt.Errorf("instance %s is not suspended (%s)", in.ID, in.Status))
+				return
 			}
 			tr = r.eng.Unsuspend(ctx, wf, in)
 		}
 	}
 	// Registered before the look-back reads the log, unregistered once the
 	// commit is over: see openings.
-	defer r.opening.open(wf, tr)()
+	closeOpening := r.opening.open(wf, tr)
+	fail := func(err error) {
+		closeOpening()
+		finish(err)
+	}
 	if err := r.lookBack(ctx, wf, tr); err != nil {
-		return err
+		fail(err)
+		return
 	}
 	var origin *engine.Origin
 	if it.kind == itemStart {
@@ -172,11 +218,13 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 	}
 	change, err := r.change(rev, trig, origin, tr)
 	if err != nil {
-		return err
+		fail(err)
+		return
 	}
 	fence, ok := r.leases.fence(in.ID)
 	if !ok {
-		return errNotOwner
+		fail(errNotOwner)
+		return
 	}
 	change.Fence = fence
 	if it.deleteTimer != "" {
@@ -185,12 +233,22 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 	if it.deleteOutbox != "" {
 		change.DeleteOutbox = append(change.DeleteOutbox, it.deleteOutbox)
 	}
-	if err := r.commitChange(ctx, change); err != nil {
-		if errors.Is(err, store.ErrDuplicateTrigger) {
-			return nil // this trigger started its instance before
+	r.commitAsync(ctx, change, func(err error) {
+		defer closeOpening()
+		if err != nil {
+			if errors.Is(err, store.ErrDuplicateTrigger) {
+				err = nil // this trigger started its instance before
+			}
+			finish(err)
+			return
 		}
-		return err
-	}
+		r.committed(ctx, it, wf, in, tr, &change, began)
+		finish(nil)
+	})
+}
+
+// committed does what follows the commit of an item's transition.
+func (r *Runtime) committed(ctx context.Context, it *item, wf *dsl.Workflow, in *engine.Instance, tr *engine.Transition, change *store.Change, began time.Time) {
 	metricStep.Observe(time.Since(began).Seconds())
 	if it.kind == itemStart {
 		metricStarted.Inc()
@@ -212,5 +270,4 @@ func (r *Runtime) apply(ctx context.Context, it *item) error {
 		// Lifecycle events may start or resume other instances.
 		signal(r.wakeMatcher)
 	}
-	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 
 	"github.com/storeflow/storeflow/store"
@@ -19,37 +21,104 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]store
 	defer tx.rollback()
 	out := make([]store.Event, len(events))
 	for i, ev := range events {
-		if out[i], err = appendEvent(ctx, tx, ev); err != nil {
-			return nil, err
-		}
+		out[i] = ev.WithDefaults()
+	}
+	if err := appendEvents(ctx, tx, out, true); err != nil {
+		return nil, err
 	}
 	return out, tx.commit(ctx)
 }
 
-func appendEvent(ctx context.Context, tx execer, ev store.Event) (store.Event, error) {
-	ev = ev.WithDefaults()
-	res, err := tx.ExecContext(ctx, `INSERT INTO events (id, source, type, subject, time, envelope, received_at, shop) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (source, id) DO NOTHING`, ev.ID, ev.Source, ev.Type, ev.Subject, nanos(ev.Time), ev.Envelope, nanos(ev.ReceivedAt), ev.Shop)
-	if err != nil {
-		return ev, fmt.Errorf("append event %s/%s: %w", ev.Source, ev.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		if ev.Seq, err = res.LastInsertId(); err != nil {
-			return ev, err
+var (
+	insertEvents    = newMulti(`INSERT INTO events (id, source, type, subject, time, envelope, received_at, shop) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`, `, `, ` ON CONFLICT (source, id) DO NOTHING`, 8)
+	insertEventKeys = newMulti(`INSERT INTO event_keys (name, value, shop, seq, type) VALUES `, `(?, ?, ?, ?, ?)`, `, `, ` ON CONFLICT DO NOTHING`, 5)
+)
+
+// appendEvents logs events (defaults filled) in multi-row statements, in
+// order, and indexes the keys of those not logged before. With all, or
+// when keys need them, each event gets its seq; a duplicate is marked and
+// gets the first copy's seq and time of receipt.
+func appendEvents(ctx context.Context, tx *wtx, evs []store.Event, all bool) error {
+	var args, keys []any
+	for lo := 0; lo < len(evs); {
+		q, n := insertEvents.sized(len(evs) - lo)
+		chunk := evs[lo : lo+n]
+		args = args[:0]
+		withKeys := false
+		for _, ev := range chunk {
+			args = append(args, ev.ID, ev.Source, ev.Type, ev.Subject, nanos(ev.Time), ev.Envelope, nanos(ev.ReceivedAt), ev.Shop)
+			withKeys = withKeys || len(ev.Keys) > 0
 		}
-		for _, k := range ev.Keys {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO event_keys (name, value, shop, seq, type) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-				k.Name, k.Value, k.Shop, ev.Seq, ev.Type); err != nil {
-				return ev, fmt.Errorf("index the keys of event %s/%s: %w", ev.Source, ev.ID, err)
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("append %d events from %s/%s: %w", n, chunk[0].Source, chunk[0].ID, err)
+		}
+		lo += n
+		if !all && !withKeys {
+			continue
+		}
+		added, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if added == int64(n) {
+			// All new: one statement numbers its rows one after another.
+			last, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			for j := range chunk {
+				chunk[j].Seq = last - int64(n) + 1 + int64(j)
+			}
+		} else if err := findDuplicates(ctx, tx, chunk, int(added)); err != nil {
+			return err
+		}
+		for _, ev := range chunk {
+			if ev.Duplicate {
+				continue
+			}
+			for _, k := range ev.Keys {
+				keys = append(keys, k.Name, k.Value, k.Shop, ev.Seq, ev.Type)
 			}
 		}
-		return ev, nil
 	}
-	ev.Duplicate = true
-	var received int64
-	err = tx.QueryRowContext(ctx, `SELECT seq, received_at FROM events WHERE source = ? AND id = ?`, ev.Source, ev.ID).Scan(&ev.Seq, &received)
-	ev.ReceivedAt = fromNanos(received)
-	return ev, err
+	if err := tx.execRows(ctx, insertEventKeys, keys); err != nil {
+		return fmt.Errorf("index the keys of %d events: %w", len(evs), err)
+	}
+	return nil
+}
+
+// findDuplicates gives the events of a statement that logged only added
+// of them their seqs and tells the duplicates. The events it logged have
+// the added highest seqs (any logged before has a lower one; the rows it
+// skipped may leave gaps), each the first of its copies in the statement.
+func findDuplicates(ctx context.Context, tx *wtx, chunk []store.Event, added int) error {
+	received := make([]int64, len(chunk))
+	var seqs []int64
+	for j := range chunk {
+		ev := &chunk[j]
+		if err := tx.QueryRowContext(ctx, `SELECT seq, received_at FROM events WHERE source = ? AND id = ?`, ev.Source, ev.ID).Scan(&ev.Seq, &received[j]); err != nil {
+			return fmt.Errorf("find event %s/%s: %w", ev.Source, ev.ID, err)
+		}
+		seqs = append(seqs, ev.Seq)
+	}
+	slices.Sort(seqs)
+	seqs = slices.Compact(seqs)
+	lowestNew := int64(math.MaxInt64)
+	if added > 0 {
+		lowestNew = seqs[len(seqs)-added]
+	}
+	logged := map[int64]bool{}
+	for j := range chunk {
+		ev := &chunk[j]
+		if ev.Seq >= lowestNew && !logged[ev.Seq] {
+			logged[ev.Seq] = true
+			continue
+		}
+		ev.Duplicate = true
+		ev.ReceivedAt = fromNanos(received[j])
+	}
+	return nil
 }
 
 // ReadEvents returns events after a sequence number, in order.

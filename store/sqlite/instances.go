@@ -11,12 +11,11 @@ import (
 	"github.com/storeflow/storeflow/store"
 )
 
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// Commit applies many instances' changes in one transaction.
+// Commit applies many instances' changes in one transaction. The writer
+// does only what must be serial: each change's instance row is written on
+// its own (a refusal, a conflict or a repeated trigger, can only come from
+// it, so no savepoint is needed to undo the rest), and everything else the
+// changes write goes in a few multi-row statements.
 func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, error) {
 	tx, err := s.w.begin(ctx)
 	if err != nil {
@@ -33,27 +32,27 @@ func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, er
 			break
 		}
 	}
+	b := &batch{now: time.Now().UTC(), seen: map[string]bool{}, nextSeq: map[string]int64{}}
 	for i := range changes {
-		if f := changes[i].Fence; f != 0 && fence[store.SlotOf(changes[i].Instance.ID)] != f {
+		c := &changes[i]
+		if f := c.Fence; f != 0 && fence[store.SlotOf(c.Instance.ID)] != f {
 			results[i] = store.ErrFenced
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT change`); err != nil {
-			return nil, err
-		}
-		cerr, err := applyChange(ctx, tx, &changes[i])
-		if err != nil {
-			return nil, err
-		}
-		if cerr != nil {
-			results[i] = cerr
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO change`); err != nil {
+		if b.seen[c.Instance.ID] {
+			// A second change of an instance follows the first one's rows.
+			if err := b.flush(ctx, tx); err != nil {
 				return nil, err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE change`); err != nil {
+		cerr, err := b.add(ctx, tx, c)
+		if err != nil {
 			return nil, err
 		}
+		results[i] = cerr
+	}
+	if err := b.flush(ctx, tx); err != nil {
+		return nil, err
 	}
 	if err := tx.commit(ctx); err != nil {
 		return nil, fmt.Errorf("commit %d changes: %w", len(changes), err)
@@ -61,17 +60,45 @@ func (s *Store) Commit(ctx context.Context, changes []store.Change) ([]error, er
 	return results, nil
 }
 
-// applyChange writes one change. The first result is a per-change refusal
-// (conflict, duplicate trigger); the second a failure of the store.
-func applyChange(ctx context.Context, tx execer, c *store.Change) (error, error) {
+// The multi-row statements of a commit.
+var (
+	insertHistory = newMulti(`INSERT INTO history (instance_id, seq, time, type, task, data, entries) VALUES `, `(?, ?, ?, ?, ?, ?, ?)`, `, `, ``, 7)
+	deleteTimers  = newMulti(`DELETE FROM timers WHERE id IN (`, `?`, `, `, `)`, 1)
+	insertTimers  = newMulti(`INSERT INTO timers (id, instance_id, due, slot) VALUES `, `(?, ?, ?, ?)`, `, `, ` ON CONFLICT (id) DO UPDATE SET due = excluded.due`, 4)
+	insertSubs    = newMulti(`INSERT INTO subscriptions (id, instance_id, event_type, corr_key, since, spec) VALUES `, `(?, ?, ?, ?, ?, ?)`, `, `, ` ON CONFLICT (id) DO NOTHING`, 6)
+	deleteOutbox  = newMulti(`DELETE FROM outbox WHERE id IN (`, `?`, `, `, `)`, 1)
+	insertOutbox  = newMulti(`INSERT INTO outbox (id, instance_id, kind, payload, attempts, next_at, slot) VALUES `, `(?, ?, ?, ?, ?, ?, ?)`, `, `, ` ON CONFLICT (id) DO NOTHING`, 7)
+)
+
+// batch gathers the rows of a commit's changes, in the order the changes
+// came, until flushed. The changes of one flush are of distinct instances,
+// so that deleting every row first and inserting after keeps each change's
+// own order.
+type batch struct {
+	now time.Time
+	// seen holds the instances of the changes not yet flushed.
+	seen map[string]bool
+	// nextSeq is the seq the next history entry of an instance written in
+	// this commit gets.
+	nextSeq map[string]int64
+
+	history, delTimers, timers, subs, delOutbox, outbox []any
+	delSubs                                             []string
+	events                                              []store.Event
+}
+
+// add writes a change's instance row and gathers the rest. The first result
+// is a per-change refusal (conflict, duplicate trigger); the second a
+// failure of the store.
+func (b *batch) add(ctx context.Context, tx *wtx, c *store.Change) (error, error) {
 	in := c.Instance
-	now := time.Now().UTC()
 	if in.UpdatedAt.IsZero() {
-		in.UpdatedAt = now
+		in.UpdatedAt = b.now
 	}
+	seq, known := b.nextSeq[in.ID]
 	if in.Rev == 0 {
 		if in.CreatedAt.IsZero() {
-			in.CreatedAt = now
+			in.CreatedAt = b.now
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO instances (id, namespace, name, version, status, state, rev, trigger_key, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`, in.ID, in.Namespace, in.Name, in.Version, in.Status, in.State, in.TriggerKey, nanos(in.CreatedAt), nanos(in.UpdatedAt))
@@ -84,6 +111,8 @@ func applyChange(ctx context.Context, tx execer, c *store.Change) (error, error)
 			}
 			return nil, fmt.Errorf("insert instance %s: %w", in.ID, err)
 		}
+		// A new instance's history starts at 1.
+		seq, known = 1, true
 	} else {
 		res, err := tx.ExecContext(ctx, `UPDATE instances SET status = ?, state = ?, rev = rev + 1, updated_at = ? WHERE id = ? AND rev = ?`,
 			in.Status, in.State, nanos(in.UpdatedAt), in.ID, in.Rev)
@@ -94,56 +123,44 @@ func applyChange(ctx context.Context, tx execer, c *store.Change) (error, error)
 			return store.ErrConflict, nil
 		}
 	}
+	b.seen[in.ID] = true
 	if len(c.History) > 0 {
-		var seq int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM history WHERE instance_id = ?`, in.ID).Scan(&seq); err != nil {
-			return nil, err
-		}
-		for _, h := range c.History {
-			seq++
-			if _, err := tx.ExecContext(ctx, `INSERT INTO history (instance_id, seq, time, type, task, data) VALUES (?, ?, ?, ?, ?, ?)`,
-				in.ID, seq, nanos(h.Time), h.Type, h.Task, h.Data); err != nil {
+		if !known {
+			err := tx.QueryRowContext(ctx, `SELECT seq + entries FROM history WHERE instance_id = ? ORDER BY seq DESC LIMIT 1`, in.ID).Scan(&seq)
+			if errors.Is(err, sql.ErrNoRows) {
+				seq, err = 1, nil
+			}
+			if err != nil {
 				return nil, fmt.Errorf("history of %s: %w", in.ID, err)
 			}
 		}
+		row := rowOf(c.History)
+		b.history = append(b.history, in.ID, seq, row.time, row.typ, row.task, row.data, row.numEntries)
+		seq += int64(len(c.History))
+		known = true
+	}
+	if known {
+		b.nextSeq[in.ID] = seq
 	}
 	for _, id := range c.DeleteTimers {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM timers WHERE id = ?`, id); err != nil {
-			return nil, err
-		}
+		b.delTimers = append(b.delTimers, id)
 	}
 	for _, t := range c.AddTimers {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO timers (id, instance_id, due, slot) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET due = excluded.due`,
-			t.ID, t.InstanceID, nanos(t.Due), store.SlotOf(t.InstanceID)); err != nil {
-			return nil, fmt.Errorf("timer %s: %w", t.ID, err)
-		}
+		b.timers = append(b.timers, t.ID, t.InstanceID, nanos(t.Due), store.SlotOf(t.InstanceID))
 	}
-	for _, id := range c.DeleteSubscriptions {
-		// A listen with several filters has a row per filter, "<id>#<n>".
-		if _, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE id = ? OR (id > ? AND id < ?)`, id, id+"#", id+"$"); err != nil {
-			return nil, err
-		}
-	}
+	b.delSubs = append(b.delSubs, c.DeleteSubscriptions...)
 	for _, sub := range c.AddSubscriptions {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (id, instance_id, event_type, corr_key, since, spec) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO NOTHING`, sub.ID, sub.InstanceID, sub.EventType, sub.CorrKey, nanos(sub.Since), sub.Spec); err != nil {
-			return nil, fmt.Errorf("subscription %s: %w", sub.ID, err)
-		}
+		b.subs = append(b.subs, sub.ID, sub.InstanceID, sub.EventType, sub.CorrKey, nanos(sub.Since), sub.Spec)
 	}
 	for _, id := range c.DeleteOutbox {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE id = ?`, id); err != nil {
-			return nil, err
-		}
+		b.delOutbox = append(b.delOutbox, id)
 	}
 	for _, o := range c.AddOutbox {
 		next := o.NextAt
 		if next.IsZero() {
-			next = now
+			next = b.now
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, instance_id, kind, payload, attempts, next_at, slot) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO NOTHING`, o.ID, o.InstanceID, o.Kind, o.Payload, o.Attempts, nanos(next), store.SlotOf(o.InstanceID)); err != nil {
-			return nil, fmt.Errorf("outbox %s: %w", o.ID, err)
-		}
+		b.outbox = append(b.outbox, o.ID, o.InstanceID, o.Kind, o.Payload, o.Attempts, nanos(next), store.SlotOf(o.InstanceID))
 	}
 	for _, l := range c.Events {
 		// A link written before stays: an event that started an instance
@@ -154,11 +171,50 @@ func applyChange(ctx context.Context, tx execer, c *store.Change) (error, error)
 		}
 	}
 	for _, ev := range c.Emit {
-		if _, err := appendEvent(ctx, tx, ev); err != nil {
-			return nil, err
-		}
+		b.events = append(b.events, ev.WithDefaults())
 	}
 	return nil, nil
+}
+
+// flush writes what the batch gathered: for each kind of row the deletes
+// before the inserts, as a change orders them; events last, in the order
+// of their changes.
+func (b *batch) flush(ctx context.Context, tx *wtx) error {
+	steps := []struct {
+		what string
+		m    *multi
+		args *[]any
+	}{
+		{"history", insertHistory, &b.history},
+		{"delete timers", deleteTimers, &b.delTimers},
+		{"timers", insertTimers, &b.timers},
+		{"", nil, nil}, // subscriptions are deleted here
+		{"subscriptions", insertSubs, &b.subs},
+		{"delete outbox", deleteOutbox, &b.delOutbox},
+		{"outbox", insertOutbox, &b.outbox},
+	}
+	for _, st := range steps {
+		if st.m == nil {
+			for _, id := range b.delSubs {
+				// A listen with several filters has a row per filter, "<id>#<n>".
+				if _, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE id = ? OR (id > ? AND id < ?)`, id, id+"#", id+"$"); err != nil {
+					return fmt.Errorf("delete subscriptions: %w", err)
+				}
+			}
+			b.delSubs = b.delSubs[:0]
+			continue
+		}
+		if err := tx.execRows(ctx, st.m, *st.args); err != nil {
+			return fmt.Errorf("write %s: %w", st.what, err)
+		}
+		*st.args = (*st.args)[:0]
+	}
+	if err := appendEvents(ctx, tx, b.events, false); err != nil {
+		return err
+	}
+	b.events = b.events[:0]
+	clear(b.seen)
+	return nil
 }
 
 func isUniqueViolation(err error) bool {
@@ -234,20 +290,25 @@ func (s *Store) ListInstances(ctx context.Context, q store.InstanceQuery) ([]sto
 
 // History returns an instance's history in order.
 func (s *Store) History(ctx context.Context, instanceID string) ([]store.HistoryEntry, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT seq, time, type, task, data FROM history WHERE instance_id = ? ORDER BY seq`, instanceID)
+	rows, err := s.read.QueryContext(ctx, `SELECT seq, time, type, task, data, entries FROM history WHERE instance_id = ? ORDER BY seq`, instanceID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []store.HistoryEntry
 	for rows.Next() {
-		h := store.HistoryEntry{InstanceID: instanceID}
-		var t int64
-		if err := rows.Scan(&h.Seq, &t, &h.Type, &h.Task, &h.Data); err != nil {
+		var seq, t int64
+		var typ, task string
+		var data []byte
+		var n int
+		if err := rows.Scan(&seq, &t, &typ, &task, &data, &n); err != nil {
 			return nil, err
 		}
-		h.Time = fromNanos(t)
-		out = append(out, h)
+		hs, err := entriesOf(instanceID, seq, t, typ, task, data, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, hs...)
 	}
 	return out, rows.Err()
 }

@@ -74,10 +74,15 @@ func (s *Store) taskSideEffects(ctx context.Context, tx *wtx, t store.TaskRecord
 			return fmt.Errorf("task %s: %w", t.ID, store.ErrCallGone)
 		}
 	}
-	for _, ev := range c.Events {
-		if _, err := appendEvent(ctx, tx, ev); err != nil {
-			return fmt.Errorf("task %s: %w", t.ID, err)
-		}
+	if len(c.Events) == 0 {
+		return nil
+	}
+	evs := make([]store.Event, len(c.Events))
+	for i, ev := range c.Events {
+		evs[i] = ev.WithDefaults()
+	}
+	if err := appendEvents(ctx, tx, evs, false); err != nil {
+		return fmt.Errorf("task %s: %w", t.ID, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -123,4 +124,62 @@ func (w *writer) exec(ctx context.Context, query string, args ...any) (sql.Resul
 		return nil, err
 	}
 	return res, tx.commit(ctx)
+}
+
+// multi is a statement over many rows at once (a multi-row INSERT, a
+// DELETE … IN (…)), prepared once for each of a few sizes: one statement
+// for many rows costs the writer a fraction of one per row.
+type multi struct {
+	cols    int
+	queries [len(multiSizes)]string
+}
+
+// multiSizes are the row counts multi statements are prepared for, largest
+// first: any number of rows takes a few statements, and the prepared ones
+// stay few.
+var multiSizes = [...]int{128, 32, 8, 1}
+
+// newMulti builds the statement head + row (sep row)… + tail, row having
+// cols placeholders.
+func newMulti(head, row, sep, tail string, cols int) *multi {
+	m := &multi{cols: cols}
+	for i, n := range multiSizes {
+		var b strings.Builder
+		b.WriteString(head)
+		for j := range n {
+			if j > 0 {
+				b.WriteString(sep)
+			}
+			b.WriteString(row)
+		}
+		b.WriteString(tail)
+		m.queries[i] = b.String()
+	}
+	return m
+}
+
+// execRows runs m over args, m.cols values a row.
+func (t *wtx) execRows(ctx context.Context, m *multi, args []any) error {
+	if len(args)%m.cols != 0 {
+		return fmt.Errorf("%d values for rows of %d", len(args), m.cols)
+	}
+	for len(args) > 0 {
+		q, n := m.sized(len(args) / m.cols)
+		if _, err := t.ExecContext(ctx, q, args[:n*m.cols]...); err != nil {
+			return err
+		}
+		args = args[n*m.cols:]
+	}
+	return nil
+}
+
+// sized returns the largest of m's statements for at most rows rows (1 or
+// more), and its row count.
+func (m *multi) sized(rows int) (string, int) {
+	for i, n := range multiSizes {
+		if n <= rows {
+			return m.queries[i], n
+		}
+	}
+	return m.queries[len(multiSizes)-1], 1
 }

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		"Users":                 testUsers,
 		"Tasks":                 testTasks,
 		"TaskWakesItsCall":      testTaskWake,
+		"CommitBatches":         testBatches,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
