@@ -182,6 +182,12 @@ func (r *Runtime) timerLoop(ctx context.Context) {
 			it.done = func(err error) {
 				switch {
 				case err == nil, errors.Is(err, store.ErrNotFound), ctx.Err() != nil:
+				case isMoved(err) && r.leases.owns(t.instance):
+					// Refused with the fence of before a lapse of this node's
+					// own leases, renewed since: the timers read again at the
+					// renewal skipped it as in flight, so it is this node's to
+					// fire again.
+					r.timers.retry(t, r.clk.Now())
 				case isMoved(err):
 					r.timers.unfire(t.id)
 				default:
