@@ -140,6 +140,10 @@ type serveConfig struct {
 	lifecycle               runtime.Lifecycle
 	eventSource             string
 	exprLimits              expr.Limits
+	// wrap, when set, wraps the API's handler (the demo mounts its inbox
+	// beside it); ready, when set, learns the address served once ready.
+	wrap  func(http.Handler) http.Handler
+	ready func(addr string)
 }
 
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Writer) error {
@@ -241,7 +245,11 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = api
+	if cfg.wrap != nil {
+		handler = cfg.wrap(api)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	runCtx, stopRuntime := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRuntime()
 	runDone := make(chan error, 1)
@@ -257,6 +265,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	ready.Store(true)
 	log.Info("storeflow serving", "addr", ln.Addr().String(), "data", path, "auth", len(tokens) > 0, "node", node)
 	fmt.Fprintf(stdout, "storeflow is running: http://%s (data in %s)\n", ln.Addr(), path)
+	if cfg.ready != nil {
+		cfg.ready(ln.Addr().String())
+	}
 
 	select {
 	case <-ctx.Done():
