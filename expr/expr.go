@@ -213,7 +213,10 @@ func describe(v any) string {
 }
 
 // fromJQ turns gojq results into the values the rest of storeflow uses:
-// integers stay int, big integers become float64.
+// integers stay int, big integers become float64. A result may be (or
+// hold) the very maps and lists of the input, which other goroutines read
+// at the same time (an event the matcher holds, which an instance's input
+// was taken from): only a value that changes is written.
 func fromJQ(v any) any {
 	switch x := v.(type) {
 	case *big.Int:
@@ -221,12 +224,16 @@ func fromJQ(v any) any {
 		return f
 	case map[string]any:
 		for k, val := range x {
-			x[k] = fromJQ(val)
+			if n := fromJQ(val); !same(n, val) {
+				x[k] = n
+			}
 		}
 		return x
 	case []any:
 		for i, val := range x {
-			x[i] = fromJQ(val)
+			if n := fromJQ(val); !same(n, val) {
+				x[i] = n
+			}
 		}
 		return x
 	}

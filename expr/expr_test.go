@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,4 +163,28 @@ func FuzzCompile(f *testing.F) {
 		}
 		_, _ = expr.CompileTemplate(map[string]any{"v": src, "l": []any{src}}, expr.Loose, nil)
 	})
+}
+
+// An expression's result may be a map of its input, which other
+// goroutines read at the same moment (the runtime's matcher holds the
+// event an instance's input is taken from): evaluating must not write to
+// it. Run with -race.
+func TestResultsSharingTheInputLeaveItUntouched(t *testing.T) {
+	t.Parallel()
+	e, err := expr.Compile(".[0].data", nil)
+	require.NoError(t, err)
+	event := []any{map[string]any{"type": "commerce.order.placed", "data": map[string]any{"orderId": "1", "lines": []any{map[string]any{"qty": 2}}}}}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				out, err := e.Eval(context.Background(), event, nil)
+				require.NoError(t, err)
+				require.Equal(t, "1", out.(map[string]any)["orderId"])
+			}
+		}()
+	}
+	wg.Wait()
 }

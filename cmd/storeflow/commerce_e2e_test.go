@@ -361,9 +361,9 @@ schedule:
 	require.Equal(t, map[string]any{"USD": "20.00"}, joao[0].(map[string]any)["metrics"].(map[string]any)["totalSpent"], "order 723's 39.00 less its two refunds")
 }
 
-// mailbox is a real SMTP server (emersion/go-smtp) on the loopback
+// smtpInbox is a real SMTP server (emersion/go-smtp) on the loopback
 // interface that keeps what it is sent.
-type mailbox struct {
+type smtpInbox struct {
 	host string
 	port int
 	mu   sync.Mutex
@@ -376,9 +376,9 @@ type mailed struct {
 	text     string // the decoded text of every part
 }
 
-func startMailbox(t *testing.T) *mailbox {
+func startMailbox(t *testing.T) *smtpInbox {
 	t.Helper()
-	mb := &mailbox{}
+	mb := &smtpInbox{}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &mailSession{box: mb}, nil }))
 	srv.Domain = "localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 30*time.Second, 30*time.Second
@@ -392,7 +392,7 @@ func startMailbox(t *testing.T) *mailbox {
 }
 
 // to returns the messages sent to an address.
-func (mb *mailbox) to(addr string) []*mailed {
+func (mb *smtpInbox) to(addr string) []*mailed {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	var out []*mailed
@@ -405,7 +405,7 @@ func (mb *mailbox) to(addr string) []*mailed {
 }
 
 type mailSession struct {
-	box  *mailbox
+	box  *smtpInbox
 	from string
 	rcpt []string
 }

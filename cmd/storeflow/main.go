@@ -21,6 +21,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "run storeflow with a simulated shop, every template installed and mail to a local inbox", runDemo},
 		{"serve", "run the API, event ingress and durable runtime on an embedded database", runServe},
 		{"validate", "check workflow files and report every error as FILE:LINE:COL: message", runValidate},
 		{"run", "run a workflow to its end in memory and print its output", runRun},

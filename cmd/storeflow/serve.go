@@ -141,6 +141,10 @@ type serveConfig struct {
 	lifecycle               runtime.Lifecycle
 	eventSource             string
 	exprLimits              expr.Limits
+	// wrap, when set, wraps the API's handler (the demo mounts its inbox
+	// beside it); ready, when set, learns the address served once ready.
+	wrap  func(http.Handler) http.Handler
+	ready func(addr string)
 }
 
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Writer) error {
@@ -250,7 +254,11 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	hooks := &webhook.Receiver{Shops: shops, Ingest: rt.Ingest, Deliveries: st, Logger: log}
 	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load, Shops: shops, Webhooks: hooks, Unsubscribe: links, Followers: projections,
 		Customers: customers, CustomerMessages: customer.MessagesFrom(st), Users: users})
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = api
+	if cfg.wrap != nil {
+		handler = cfg.wrap(api)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	runCtx, stopRuntime := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRuntime()
 	runDone := make(chan error, 1)
@@ -266,6 +274,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	ready.Store(true)
 	log.Info("storeflow serving", "addr", ln.Addr().String(), "data", path, "auth", len(tokens) > 0, "node", node)
 	fmt.Fprintf(stdout, "storeflow is running: http://%s (data in %s)\n", ln.Addr(), path)
+	if cfg.ready != nil {
+		cfg.ready(ln.Addr().String())
+	}
 
 	select {
 	case <-ctx.Done():
