@@ -33,8 +33,8 @@ var FieldTypes = []string{"text", "number", "integer", "boolean", "date", "datet
 // Form is what an answer must be: a JSON Schema, made from a field list
 // or given whole. Fields are kept for whoever draws the form.
 type Form struct {
-	Fields []Field          `json:"fields,omitempty"`
-	Schema json.RawMessage  `json:"schema"`
+	Fields []Field         `json:"fields,omitempty"`
+	Schema json.RawMessage `json:"schema"`
 	schema *jsonschema.Schema
 }
 
