@@ -254,3 +254,67 @@ func jumpsTask(t *testing.T, n *node, users map[string]*user.User) string {
 	require.Len(t, list, 1)
 	return list[0].ID
 }
+
+const timedFlow = `document:
+  dsl: '1.0.3'
+  namespace: shop
+  name: timed
+  version: '1.0.0'
+do:
+  - ask:
+      try:
+        - approve:
+            call: task.create
+            with:
+              shop: acme
+              title: Ship the backorder?
+              user: alice
+            timeout:
+              after: PT1H
+      catch:
+        errors:
+          with:
+            type: https://serverlessworkflow.io/spec/1.0.0/errors/timeout
+        do:
+          - note:
+              set:
+                outcome: nobody answered
+`
+
+// A timeout on the call ends the wait; the task's late answer is refused
+// and the task is cancelled.
+func TestTimeoutEndsTheWait(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st := backends["sqlite"](t)
+	users := addUsers(t, st)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	vc := clock.NewVirtual(t0)
+	n := startNode(t, st, vc)
+	_, _, err := n.rt.Publish(ctx, "timed.yaml", []byte(timedFlow))
+	require.NoError(t, err)
+	id, err := n.rt.Start(ctx, engine.WorkflowRef{Namespace: "shop", Name: "timed", Version: "1.0.0"}, map[string]any{})
+	require.NoError(t, err)
+	require.NoError(t, n.rt.Settle(ctx))
+	next, ok, err := n.rt.NextDue(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, t0.Add(time.Hour), next, "the timeout")
+	vc.Set(next)
+	require.NoError(t, n.rt.Settle(ctx))
+	in := instance(t, st, id)
+	require.Equal(t, engine.StatusCompleted, in.Status, "%+v", in.Error)
+	require.Equal(t, map[string]any{"outcome": "nobody answered"}, in.Output)
+
+	list, err := n.svc.List(ctx, users["alice"], task.Query{Mine: true})
+	require.NoError(t, err)
+	require.Len(t, list, 1, "the task is still listed until someone acts on it")
+	_, err = n.svc.Complete(ctx, list[0].ID, users["alice"], map[string]any{"ship": true})
+	var te *task.Error
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, 409, te.Status)
+	got, err := n.svc.Get(ctx, list[0].ID, nil)
+	require.NoError(t, err)
+	require.Equal(t, "cancelled", got.Status)
+}
