@@ -386,7 +386,7 @@ func (s *Service) events(t *Task, ch *change) []store.Event {
 		}
 		env, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": src, "type": EventPrefix + e.Action,
 			"subject": t.ID, "time": e.At.UTC().Format(time.RFC3339Nano), "shop": t.Shop, "datacontenttype": "application/json", "data": data})
-		out = append(out, store.Event{ID: id, Source: src, Type: EventPrefix + e.Action, Subject: t.ID, Time: e.At, Envelope: env, ReceivedAt: e.At})
+		out = append(out, store.Event{ID: id, Source: src, Type: EventPrefix + e.Action, Subject: t.ID, Time: e.At, Envelope: env, ReceivedAt: e.At, Shop: t.Shop})
 	}
 	return out
 }
