@@ -18,6 +18,8 @@ import (
 	"github.com/storeflow/storeflow/connector/shopconfig"
 	"github.com/storeflow/storeflow/connector/slack"
 	"github.com/storeflow/storeflow/connector/sms"
+	"github.com/storeflow/storeflow/connector/tasks"
+	"github.com/storeflow/storeflow/task"
 )
 
 // Options configure the live connectors.
@@ -42,6 +44,9 @@ type Options struct {
 	// Customers finds customer profiles for customer.get
 	// (customer.Directory); nil: customer.get is a configuration problem.
 	Customers profiles.Finder
+	// Tasks keeps the approval tasks of task.create (task.Service); nil:
+	// task.create is a configuration problem.
+	Tasks *task.Service
 }
 
 // Default returns a registry with every connector of this storeflow.
@@ -69,6 +74,7 @@ func Default(opts Options) *connector.Registry {
 		{shopadmin.NoteBuiltin, admin},
 		{profiles.Builtin, &profiles.Connector{Profiles: opts.Customers}},
 		{profiles.ListBuiltin, &profiles.Connector{Profiles: opts.Customers}},
+		{tasks.Builtin, &tasks.Connector{Tasks: opts.Tasks}},
 	} {
 		if err := reg.Define(b.def, b.c); err != nil {
 			// The declarations are this package's own: a bad one is a bug

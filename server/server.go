@@ -23,6 +23,7 @@ import (
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/shop"
 	"github.com/storeflow/storeflow/store"
+	"github.com/storeflow/storeflow/task"
 	"github.com/storeflow/storeflow/user"
 	"github.com/storeflow/storeflow/webhook"
 )
@@ -59,6 +60,8 @@ type Config struct {
 	// Users keeps the people who answer tasks (/v1/users) and logs them in
 	// (/v1/login).
 	Users *user.Directory
+	// Tasks keeps the approval tasks (/v1/tasks).
+	Tasks *task.Service
 }
 
 // Server serves the API.
@@ -151,6 +154,13 @@ func (s *Server) routes() {
 		m.HandleFunc("DELETE /v1/users/{id}", s.auth(s.deleteUser))
 		m.HandleFunc("POST /v1/login", s.login)
 		m.HandleFunc("POST /v1/logout", s.logout)
+	}
+	if s.cfg.Tasks != nil {
+		m.HandleFunc("GET /v1/tasks", s.taskAuth(s.listTasks))
+		m.HandleFunc("GET /v1/tasks/{id}", s.taskAuth(s.getTask))
+		for _, a := range []string{"claim", "complete", "reject", "reassign"} {
+			m.HandleFunc("POST /v1/tasks/{id}/"+a, s.taskAuth(s.taskAction(a)))
+		}
 	}
 	if s.cfg.Followers != nil {
 		m.HandleFunc("GET /v1/followers", s.auth(s.listFollowers))

@@ -16,10 +16,19 @@ import (
 // readBody decodes a JSON body into v, refusing properties v does not
 // know, so that a misspelt field is an error rather than ignored.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, what string, v any) bool {
+	return s.decodeBody(w, r, what, v, false)
+}
+
+// decodeBody is readBody; an optional body may be empty, leaving v as it
+// is.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, what string, v any, optional bool) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
 	if err != nil {
 		writeProblem(w, r, http.StatusRequestEntityTooLarge, "Request Too Large", fmt.Sprintf("%s may have at most %d bytes", what, s.cfg.MaxBody))
 		return false
+	}
+	if optional && len(bytes.TrimSpace(body)) == 0 {
+		return true
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

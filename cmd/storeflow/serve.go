@@ -29,6 +29,7 @@ import (
 	"github.com/storeflow/storeflow/store"
 	"github.com/storeflow/storeflow/store/postgres"
 	"github.com/storeflow/storeflow/store/sqlite"
+	"github.com/storeflow/storeflow/task"
 	"github.com/storeflow/storeflow/templates"
 	"github.com/storeflow/storeflow/user"
 	"github.com/storeflow/storeflow/webhook"
@@ -222,13 +223,19 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return fmt.Errorf("the template library's emails: %w", err)
 	}
-	calls := catalog.Default(catalog.Options{Logger: log, Shops: shops.Get, Unsubscribe: links, Customers: customers, Sending: rules, Templates: emails})
+	users := &user.Directory{Store: st, ShopExists: func(ctx context.Context, id string) error {
+		_, err := shops.Get(ctx, id)
+		return err
+	}}
+	tasks := &task.Service{Store: st, Users: users, Origins: sending.StoreOrigins{Instances: st}, Source: cfg.eventSource, Logger: log}
+	calls := catalog.Default(catalog.Options{Logger: log, Shops: shops.Get, Unsubscribe: links, Customers: customers, Sending: rules, Templates: emails, Tasks: tasks})
 	rt := runtime.New(runtime.Options{Store: st, Logger: log, Shards: cfg.workers, Node: node, LeaseTTL: cfg.leaseTTL, Connectors: calls,
 		Lifecycle: cfg.lifecycle, EventSource: cfg.eventSource, Retention: cfg.retention, ExprLimits: cfg.exprLimits,
 		SecretSource: func(ctx context.Context) (map[string]any, error) {
 			m, err := shops.WorkflowSecrets(ctx)
 			return map[string]any{"shops": m}, err
 		}})
+	tasks.Wake = rt.Wake
 	projections, err := follower.New(follower.Options{Store: st, Node: node, LeaseTTL: cfg.leaseTTL, Logger: log},
 		&analytics.Projection{Zone: func(ctx context.Context, id string) (*time.Location, error) {
 			sh, err := shops.Get(ctx, id)
@@ -246,14 +253,10 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		defer cancel()
 		return projections.CaughtUp(ctx, customer.Name)
 	}
-	users := &user.Directory{Store: st, ShopExists: func(ctx context.Context, id string) error {
-		_, err := shops.Get(ctx, id)
-		return err
-	}}
 	var ready atomic.Bool
 	hooks := &webhook.Receiver{Shops: shops, Ingest: rt.Ingest, Deliveries: st, Logger: log}
 	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load, Shops: shops, Webhooks: hooks, Unsubscribe: links, Followers: projections,
-		Customers: customers, CustomerMessages: customer.MessagesFrom(st), Users: users})
+		Customers: customers, CustomerMessages: customer.MessagesFrom(st), Users: users, Tasks: tasks})
 	var handler http.Handler = api
 	if cfg.wrap != nil {
 		handler = cfg.wrap(api)
