@@ -257,26 +257,29 @@ func TestLifecycleEvents(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarnessWith(t, func(o *runtime.Options) { o.Lifecycle = tt.level })
-			h.put(tt.flow)
-			id, err := h.rt.Start(ctx, engine.WorkflowRef{Namespace: "shop", Name: nameOf(tt.flow), Version: "1.0.0"}, tt.input)
-			require.NoError(t, err)
-			if tt.drive != nil {
-				tt.drive(h, id)
-			}
-			in := h.state(id)
-			require.True(t, in.Status.Ended(), "the instance ended (%s)", in.Status)
-			require.Equal(t, tt.want(nameOf(tt.flow)+"-"+id+".shop"), h.lifecycleOf(id))
+			eachStore(t, func(t *testing.T, b backend) {
+				h := newHarnessWith(t, b, func(o *runtime.Options) { o.Lifecycle = tt.level })
+				h.put(tt.flow)
+				id, err := h.rt.Start(ctx, engine.WorkflowRef{Namespace: "shop", Name: nameOf(tt.flow), Version: "1.0.0"}, tt.input)
+				require.NoError(t, err)
+				if tt.drive != nil {
+					tt.drive(h, id)
+				}
+				in := h.state(id)
+				require.True(t, in.Status.Ended(), "the instance ended (%s)", in.Status)
+				require.Equal(t, tt.want(nameOf(tt.flow)+"-"+id+".shop"), h.lifecycleOf(id))
+			})
 		})
 	}
 }
 
 func TestLifecycleEventStartsTheNextWorkflow(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	ctx := context.Background()
-	h.put(greetFlow)
-	h.put(`document:
+	eachStore(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b)
+		ctx := context.Background()
+		h.put(greetFlow)
+		h.put(`document:
   dsl: '1.0.3'
   namespace: shop
   name: other
@@ -285,7 +288,7 @@ do:
   - nothing:
       set: {done: true}
 `)
-	h.put(`document:
+		h.put(`document:
   dsl: '1.0.3'
   namespace: shop
   name: followup
@@ -304,9 +307,9 @@ do:
       set:
         after: ${ .name }
 `)
-	// Its event is logged after everything before it, so once it started an
-	// instance the matcher has handed over all those.
-	h.put(`document:
+		// Its event is logged after everything before it, so once it started an
+		// instance the matcher has handed over all those.
+		h.put(`document:
   dsl: '1.0.3'
   namespace: shop
   name: sentinel
@@ -321,60 +324,61 @@ do:
   - mark:
       set: {done: true}
 `)
-	count := func(name string) (n int, last store.Instance) {
-		for _, in := range h.instances("") {
-			if in.Name == name {
-				n++
-				last = in
+		count := func(name string) (n int, last store.Instance) {
+			for _, in := range h.instances("") {
+				if in.Name == name {
+					n++
+					last = in
+				}
+			}
+			return n, last
+		}
+		sentinels := 0
+		settle := func() {
+			sentinels++
+			want := sentinels
+			h.ingest("test.sentinel", "s"+string(rune('0'+want)), nil)
+			h.eventually("the matcher passes the sentinel", func() bool { n, _ := count("sentinel"); return n == want })
+		}
+
+		// Another workflow's outcome, and the follow-up's own, start nothing.
+		_, err := h.rt.Start(ctx, engine.WorkflowRef{Namespace: "shop", Name: "other", Version: "1.0.0"}, nil)
+		require.NoError(t, err)
+		settle()
+		n, _ := count("followup")
+		require.Zero(t, n)
+
+		id, err := h.rt.Start(ctx, engine.WorkflowRef{Namespace: "shop", Name: "greet", Version: "1.0.0"}, map[string]any{"name": "ada"})
+		require.NoError(t, err)
+		h.eventually("greet's completion starts the follow-up", func() bool { n, _ := count("followup"); return n == 1 })
+		settle()
+		n, follow := count("followup")
+		require.Equal(t, 1, n)
+		h.eventually("the follow-up completes", func() bool { return h.state(follow.ID).Status == engine.StatusCompleted })
+		require.Equal(t, map[string]any{"after": "greet-" + id + ".shop"}, h.state(follow.ID).Output)
+
+		// The lifecycle events offered again (a replayed log, a relay sending
+		// them back) are recognised by source and id: nothing starts twice and
+		// nothing is logged twice.
+		before, err := h.st.ReadEvents(ctx, 0, "", 10000)
+		require.NoError(t, err)
+		var replay []store.Event
+		for _, ev := range before {
+			if ev.Source == runtime.DefaultEventSource {
+				replay = append(replay, ev)
 			}
 		}
-		return n, last
-	}
-	sentinels := 0
-	settle := func() {
-		sentinels++
-		want := sentinels
-		h.ingest("test.sentinel", "s"+string(rune('0'+want)), nil)
-		h.eventually("the matcher passes the sentinel", func() bool { n, _ := count("sentinel"); return n == want })
-	}
-
-	// Another workflow's outcome, and the follow-up's own, start nothing.
-	_, err := h.rt.Start(ctx, engine.WorkflowRef{Namespace: "shop", Name: "other", Version: "1.0.0"}, nil)
-	require.NoError(t, err)
-	settle()
-	n, _ := count("followup")
-	require.Zero(t, n)
-
-	id, err := h.rt.Start(ctx, engine.WorkflowRef{Namespace: "shop", Name: "greet", Version: "1.0.0"}, map[string]any{"name": "ada"})
-	require.NoError(t, err)
-	h.eventually("greet's completion starts the follow-up", func() bool { n, _ := count("followup"); return n == 1 })
-	settle()
-	n, follow := count("followup")
-	require.Equal(t, 1, n)
-	h.eventually("the follow-up completes", func() bool { return h.state(follow.ID).Status == engine.StatusCompleted })
-	require.Equal(t, map[string]any{"after": "greet-" + id + ".shop"}, h.state(follow.ID).Output)
-
-	// The lifecycle events offered again (a replayed log, a relay sending
-	// them back) are recognised by source and id: nothing starts twice and
-	// nothing is logged twice.
-	before, err := h.st.ReadEvents(ctx, 0, "", 10000)
-	require.NoError(t, err)
-	var replay []store.Event
-	for _, ev := range before {
-		if ev.Source == runtime.DefaultEventSource {
-			replay = append(replay, ev)
+		require.NotEmpty(t, replay)
+		got, err := h.rt.Ingest(ctx, replay)
+		require.NoError(t, err)
+		for _, ev := range got {
+			require.True(t, ev.Duplicate, ev.ID)
 		}
-	}
-	require.NotEmpty(t, replay)
-	got, err := h.rt.Ingest(ctx, replay)
-	require.NoError(t, err)
-	for _, ev := range got {
-		require.True(t, ev.Duplicate, ev.ID)
-	}
-	settle()
-	n, _ = count("followup")
-	require.Equal(t, 1, n, "a lifecycle event offered again starts nothing again")
-	after, err := h.st.ReadEvents(ctx, 0, "", 10000)
-	require.NoError(t, err)
-	require.Len(t, after, len(before)+3, "only the new sentinel and its instance's started and completed events are new")
+		settle()
+		n, _ = count("followup")
+		require.Equal(t, 1, n, "a lifecycle event offered again starts nothing again")
+		after, err := h.st.ReadEvents(ctx, 0, "", 10000)
+		require.NoError(t, err)
+		require.Len(t, after, len(before)+3, "only the new sentinel and its instance's started and completed events are new")
+	})
 }

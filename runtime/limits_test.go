@@ -79,22 +79,24 @@ func (h *harness) startNormal(n int) []string {
 // complete.
 func TestRunawayExpressionFaultsWhileOthersRun(t *testing.T) {
 	t.Parallel()
-	h := newHarnessWith(t, func(o *runtime.Options) {
-		o.ExprLimits = expr.Limits{MaxSize: 256 << 10, Timeout: time.Minute}
+	eachStore(t, func(t *testing.T, b backend) {
+		h := newHarnessWith(t, b, func(o *runtime.Options) {
+			o.ExprLimits = expr.Limits{MaxSize: 256 << 10, Timeout: time.Minute}
+		})
+		h.put(fmt.Sprintf(runawayFlow, "[range(100000000)] | length"))
+		h.put(normalFlow)
+		bad, err := h.rt.Start(context.Background(), engine.WorkflowRef{Namespace: "shop", Name: "runaway", Version: "1.0.0"}, nil)
+		require.NoError(t, err)
+		normal := h.startNormal(5)
+		h.eventually("all end", func() bool { return len(h.instances("completed")) == 5 && len(h.instances("faulted")) == 1 })
+		for i, id := range normal {
+			require.Equal(t, map[string]any{"total": float64(5 * i)}, h.state(id).Output)
+		}
+		p := h.state(bad).Error
+		require.Equal(t, "Expression Limit Exceeded", p.Title)
+		require.Equal(t, "/do/0/compute", p.Instance)
+		require.Contains(t, p.Detail, `task compute: evaluate "[range(100000000)] | length": it builds more than 256KiB of values, the size limit of an evaluation`)
 	})
-	h.put(fmt.Sprintf(runawayFlow, "[range(100000000)] | length"))
-	h.put(normalFlow)
-	bad, err := h.rt.Start(context.Background(), engine.WorkflowRef{Namespace: "shop", Name: "runaway", Version: "1.0.0"}, nil)
-	require.NoError(t, err)
-	normal := h.startNormal(5)
-	h.eventually("all end", func() bool { return len(h.instances("completed")) == 5 && len(h.instances("faulted")) == 1 })
-	for i, id := range normal {
-		require.Equal(t, map[string]any{"total": float64(5 * i)}, h.state(id).Output)
-	}
-	p := h.state(bad).Error
-	require.Equal(t, "Expression Limit Exceeded", p.Title)
-	require.Equal(t, "/do/0/compute", p.Instance)
-	require.Contains(t, p.Detail, `task compute: evaluate "[range(100000000)] | length": it builds more than 256KiB of values, the size limit of an evaluation`)
 }
 
 // TestOthersCompleteWhileARunawayIsStopped starts an expression that loops
@@ -103,54 +105,56 @@ func TestRunawayExpressionFaultsWhileOthersRun(t *testing.T) {
 // worker; the instances are spread over four).
 func TestOthersCompleteWhileARunawayIsStopped(t *testing.T) {
 	t.Parallel()
-	var order ended
-	// The engine reads secrets just before it evaluates a task's
-	// expressions: the first read is the runaway's.
-	evaluating := make(chan struct{})
-	var once sync.Once
-	h := newHarnessWith(t, func(o *runtime.Options) {
-		o.ExprLimits = expr.Limits{Timeout: 10 * time.Second}
-		o.Observe = order.observe
-		o.SecretSource = func(context.Context) (map[string]any, error) {
-			once.Do(func() { close(evaluating) })
-			return nil, nil
-		}
-	})
-	h.put(fmt.Sprintf(runawayFlow, "until(false; .)"))
-	h.put(normalFlow)
-	badc := make(chan string, 1)
-	go func() {
-		id, err := h.rt.Start(context.Background(), engine.WorkflowRef{Namespace: "shop", Name: "runaway", Version: "1.0.0"}, nil)
-		assert.NoError(t, err)
-		badc <- id
-	}()
-	select {
-	case <-evaluating:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the runaway never started")
-	}
-	var wg sync.WaitGroup
-	normal := make([]string, 12)
-	for i := range normal {
-		wg.Add(1)
+	eachStore(t, func(t *testing.T, b backend) {
+		var order ended
+		// The engine reads secrets just before it evaluates a task's
+		// expressions: the first read is the runaway's.
+		evaluating := make(chan struct{})
+		var once sync.Once
+		h := newHarnessWith(t, b, func(o *runtime.Options) {
+			o.ExprLimits = expr.Limits{Timeout: 4 * time.Second}
+			o.Observe = order.observe
+			o.SecretSource = func(context.Context) (map[string]any, error) {
+				once.Do(func() { close(evaluating) })
+				return nil, nil
+			}
+		})
+		h.put(fmt.Sprintf(runawayFlow, "until(false; .)"))
+		h.put(normalFlow)
+		badc := make(chan string, 1)
 		go func() {
-			defer wg.Done()
-			id, err := h.rt.Start(context.Background(), engine.WorkflowRef{Namespace: "shop", Name: "normal", Version: "1.0.0"},
-				map[string]any{"lines": []any{map[string]any{"price": 5, "qty": i}}})
+			id, err := h.rt.Start(context.Background(), engine.WorkflowRef{Namespace: "shop", Name: "runaway", Version: "1.0.0"}, nil)
 			assert.NoError(t, err)
-			normal[i] = id
+			badc <- id
 		}()
-	}
-	wg.Wait()
-	bad := <-badc
-	h.eventually("all end", func() bool { return len(h.instances("completed")) == 12 && len(h.instances("faulted")) == 1 })
-	before := 0
-	for _, id := range normal {
-		if order.index(id) < order.index(bad) {
-			before++
+		select {
+		case <-evaluating:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the runaway never started")
 		}
-	}
-	t.Logf("%d of %d normal instances completed while the runaway ran", before, len(normal))
-	require.Positive(t, before, "normal instances complete while the runaway runs")
-	require.Contains(t, h.state(bad).Error.Detail, "it ran longer than 10s, the time limit of an evaluation")
+		var wg sync.WaitGroup
+		normal := make([]string, 12)
+		for i := range normal {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id, err := h.rt.Start(context.Background(), engine.WorkflowRef{Namespace: "shop", Name: "normal", Version: "1.0.0"},
+					map[string]any{"lines": []any{map[string]any{"price": 5, "qty": i}}})
+				assert.NoError(t, err)
+				normal[i] = id
+			}()
+		}
+		wg.Wait()
+		bad := <-badc
+		h.eventually("all end", func() bool { return len(h.instances("completed")) == 12 && len(h.instances("faulted")) == 1 })
+		before := 0
+		for _, id := range normal {
+			if order.index(id) < order.index(bad) {
+				before++
+			}
+		}
+		t.Logf("%d of %d normal instances completed while the runaway ran", before, len(normal))
+		require.Positive(t, before, "normal instances complete while the runaway runs")
+		require.Contains(t, h.state(bad).Error.Detail, "it ran longer than 4s, the time limit of an evaluation")
+	})
 }

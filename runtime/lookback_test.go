@@ -145,52 +145,60 @@ func orderPlaced(id, token, email string, at time.Time) store.Event {
 // orders were logged before it: a look-back over the last 1,000 events of
 // the type would not reach it; the key index does.
 func TestListenFindsItsOrderByKeyPastThousandsOfOthers(t *testing.T) {
-	// Not parallel: thousands of events would slow every test beside it.
-	h := newHarness(t)
-	h.put(recovery("by-checkout", "commerce.order.placed", byCheckout))
-	h.ingestEvents(checkoutStarted("c0ffee", "ada@example.com"))
-	for deadline := time.Now().Add(60 * time.Second); len(h.instances("waiting")) == 0; time.Sleep(5 * time.Millisecond) {
-		require.True(t, time.Now().Before(deadline), "the flow does not wait")
-	}
-	h.noise(5000, checkoutAt.Add(time.Minute))
-	h.ingestEvents(orderPlaced("450789469", "c0ffee", "ada@example.com", checkoutAt.Add(30*time.Minute)))
-	require.Equal(t, map[string]any{"outcome": "recovered", "order": "450789469"}, h.outcome("by-checkout"))
+	eachStoreInTurn(t, func(t *testing.T, b backend) {
+		// Not parallel: thousands of events would slow every test beside it.
+		h := newHarness(t, b)
+		h.put(recovery("by-checkout", "commerce.order.placed", byCheckout))
+		h.ingestEvents(checkoutStarted("c0ffee", "ada@example.com"))
+		for deadline := time.Now().Add(60 * time.Second); len(h.instances("waiting")) == 0; time.Sleep(5 * time.Millisecond) {
+			require.True(t, time.Now().Before(deadline), "the flow does not wait")
+		}
+		h.noise(5000, checkoutAt.Add(time.Minute))
+		h.ingestEvents(orderPlaced("450789469", "c0ffee", "ada@example.com", checkoutAt.Add(30*time.Minute)))
+		require.Equal(t, map[string]any{"outcome": "recovered", "order": "450789469"}, h.outcome("by-checkout"))
+	})
 }
 
 // The order's webhook came before its checkout's, with 5,000 other events
 // between: the flow the checkout starts finds the order when its listen
 // opens, since the order occurred after the checkout did.
 func TestListenFindsAnOrderLoggedBeforeItsCheckout(t *testing.T) {
-	// Not parallel: thousands of events would slow every test beside it.
-	h := newHarness(t)
-	h.put(recovery("early-order", "commerce.order.placed", byCheckout))
-	h.ingestEvents(orderPlaced("450789469", "c0ffee", "ada@example.com", checkoutAt.Add(30*time.Minute)))
-	h.noise(5000, checkoutAt)
-	h.ingestEvents(checkoutStarted("c0ffee", "ada@example.com"))
-	require.Equal(t, map[string]any{"outcome": "recovered", "order": "450789469"}, h.outcome("early-order"))
+	eachStoreInTurn(t, func(t *testing.T, b backend) {
+		// Not parallel: thousands of events would slow every test beside it.
+		h := newHarness(t, b)
+		h.put(recovery("early-order", "commerce.order.placed", byCheckout))
+		h.ingestEvents(orderPlaced("450789469", "c0ffee", "ada@example.com", checkoutAt.Add(30*time.Minute)))
+		h.noise(5000, checkoutAt)
+		h.ingestEvents(checkoutStarted("c0ffee", "ada@example.com"))
+		require.Equal(t, map[string]any{"outcome": "recovered", "order": "450789469"}, h.outcome("early-order"))
+	})
 }
 
 // Correlated by the customer's email, an order placed before the checkout
 // is not its conversion, whenever it was logged; one placed after it is.
 func TestAKeyLookBackGoesBackToTheTriggerNotBefore(t *testing.T) {
-	// Not parallel: thousands of events would slow every test beside it.
-	h := newHarness(t)
-	h.put(recovery("by-email", "commerce.order.placed", byEmail))
-	h.ingestEvents(orderPlaced("1", "older-checkout", "ada@example.com", checkoutAt.Add(-24*time.Hour)))
-	h.ingestEvents(checkoutStarted("c0ffee", "ada@example.com"))
-	require.Equal(t, map[string]any{"outcome": "reminded"}, h.outcome("by-email"), "last month's order is not this checkout's")
+	eachStoreInTurn(t, func(t *testing.T, b backend) {
+		// Not parallel: thousands of events would slow every test beside it.
+		h := newHarness(t, b)
+		h.put(recovery("by-email", "commerce.order.placed", byEmail))
+		h.ingestEvents(orderPlaced("1", "older-checkout", "ada@example.com", checkoutAt.Add(-24*time.Hour)))
+		h.ingestEvents(checkoutStarted("c0ffee", "ada@example.com"))
+		require.Equal(t, map[string]any{"outcome": "reminded"}, h.outcome("by-email"), "last month's order is not this checkout's")
 
-	h.put(recovery("by-email-later", "commerce.order.placed", byEmail))
-	h.ingestEvents(orderPlaced("2", "", "bob@example.com", checkoutAt.Add(time.Hour)))
-	h.ingestEvents(checkoutStarted("beef", "bob@example.com"))
-	require.Equal(t, map[string]any{"outcome": "recovered", "order": "2"}, h.outcome("by-email-later"))
+		h.put(recovery("by-email-later", "commerce.order.placed", byEmail))
+		h.ingestEvents(orderPlaced("2", "", "bob@example.com", checkoutAt.Add(time.Hour)))
+		h.ingestEvents(checkoutStarted("beef", "bob@example.com"))
+		require.Equal(t, map[string]any{"outcome": "recovered", "order": "2"}, h.outcome("by-email-later"))
+	})
 }
 
 // The event that started an instance is never the one its listen takes.
 func TestAKeyLookBackSkipsTheTrigger(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.put(recovery("again", "commerce.checkout.started", byCheckout))
-	h.ingestEvents(checkoutStarted("c0ffee", "ada@example.com"))
-	require.Equal(t, map[string]any{"outcome": "reminded"}, h.outcome("again"))
+	eachStore(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b)
+		h.put(recovery("again", "commerce.checkout.started", byCheckout))
+		h.ingestEvents(checkoutStarted("c0ffee", "ada@example.com"))
+		require.Equal(t, map[string]any{"outcome": "reminded"}, h.outcome("again"))
+	})
 }

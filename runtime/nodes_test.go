@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/storeflow/storeflow/engine"
 	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/store"
-	"github.com/storeflow/storeflow/store/sqlite"
 )
 
 const relayFlow = `document:
@@ -74,11 +72,13 @@ func (n *node) shutdown() {
 // instances over.
 func TestNodesShareWork(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testNodesShareWork)
+}
+
+func testNodesShareWork(t *testing.T, be backend) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	_, _, err = st.PutWorkflow(ctx, store.Workflow{Namespace: "shop", Name: "relay", Version: "1.0.0", Source: []byte(relayFlow)})
+	st := be.open(t)
+	_, _, err := st.PutWorkflow(ctx, store.Workflow{Namespace: "shop", Name: "relay", Version: "1.0.0", Source: []byte(relayFlow)})
 	require.NoError(t, err)
 	vc := clock.NewVirtual(epoch)
 	a := startNode(t, st, vc, "a")

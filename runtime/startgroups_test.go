@@ -124,24 +124,27 @@ func TestAllOfStartsPerCorrelation(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
-			h.put(fulfilFlow)
-			for _, e := range tc.events {
-				h.ingest(e.typ, e.id, e.data)
-			}
-			h.settled()
-			require.Equal(t, tc.inputs, h.inputs("fulfil"))
-			require.Len(t, h.openGroups("fulfil"), tc.open)
-			h.eventually("the instances complete", func() bool { return len(h.instances("completed")) == len(tc.inputs) })
+			eachStore(t, func(t *testing.T, b backend) {
+				h := newHarness(t, b)
+				h.put(fulfilFlow)
+				for _, e := range tc.events {
+					h.ingest(e.typ, e.id, e.data)
+				}
+				h.settled()
+				require.Equal(t, tc.inputs, h.inputs("fulfil"))
+				require.Len(t, h.openGroups("fulfil"), tc.open)
+				h.eventually("the instances complete", func() bool { return len(h.instances("completed")) == len(tc.inputs) })
+			})
 		})
 	}
 }
 
 func TestAllOfOutputAndEnvelope(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.put(fulfilFlow)
-	h.put(`document:
+	eachStore(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b)
+		h.put(fulfilFlow)
+		h.put(`document:
   dsl: '1.0.3'
   namespace: shop
   name: audit
@@ -157,44 +160,47 @@ do:
       set:
         ids: ${ map(.id) }
 `)
-	h.ingest("order.placed", "p1", map[string]any{"orderId": "o1"})
-	h.ingest("payment.received", "m1", map[string]any{"order": "o1", "amount": 10})
-	h.eventually("both complete", func() bool { return len(h.instances("completed")) == 2 })
-	for _, in := range h.instances("completed") {
-		switch in.Name {
-		case "fulfil":
-			require.Equal(t, map[string]any{"order": "o1", "paid": float64(10)}, h.state(in.ID).Output)
-		case "audit":
-			require.Equal(t, map[string]any{"ids": []any{"p1", "m1"}}, h.state(in.ID).Output, "read: envelope gives whole events")
+		h.ingest("order.placed", "p1", map[string]any{"orderId": "o1"})
+		h.ingest("payment.received", "m1", map[string]any{"order": "o1", "amount": 10})
+		h.eventually("both complete", func() bool { return len(h.instances("completed")) == 2 })
+		for _, in := range h.instances("completed") {
+			switch in.Name {
+			case "fulfil":
+				require.Equal(t, map[string]any{"order": "o1", "paid": float64(10)}, h.state(in.ID).Output)
+			case "audit":
+				require.Equal(t, map[string]any{"ids": []any{"p1", "m1"}}, h.state(in.ID).Output, "read: envelope gives whole events")
+			}
 		}
-	}
+	})
 }
 
 func TestAllOfBurst(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.put(fulfilFlow)
-	const orders = 40
-	var batch []store.Event
-	for i := range orders {
-		for _, e := range []ev{placed(fmt.Sprintf("p%d", i), fmt.Sprintf("o%d", i)), paid(fmt.Sprintf("m%d", i), fmt.Sprintf("o%d", i), i)} {
-			env, err := json.Marshal(map[string]any{"specversion": "1.0", "id": e.id, "source": "test", "type": e.typ, "data": e.data})
-			require.NoError(t, err)
-			batch = append(batch, store.Event{ID: e.id, Source: "test", Type: e.typ, Envelope: env})
+	eachStore(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b)
+		h.put(fulfilFlow)
+		const orders = 40
+		var batch []store.Event
+		for i := range orders {
+			for _, e := range []ev{placed(fmt.Sprintf("p%d", i), fmt.Sprintf("o%d", i)), paid(fmt.Sprintf("m%d", i), fmt.Sprintf("o%d", i), i)} {
+				env, err := json.Marshal(map[string]any{"specversion": "1.0", "id": e.id, "source": "test", "type": e.typ, "data": e.data})
+				require.NoError(t, err)
+				batch = append(batch, store.Event{ID: e.id, Source: "test", Type: e.typ, Envelope: env})
+			}
 		}
-	}
-	rand.New(rand.NewPCG(1, 2)).Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
-	_, err := h.rt.Ingest(context.Background(), batch)
-	require.NoError(t, err)
-	h.settled()
-	list := h.instances("")
-	require.Len(t, list, orders)
-	for _, in := range list {
-		input := h.state(in.ID).Input.([]any)
-		require.Len(t, input, 2)
-		require.Equal(t, input[0].(map[string]any)["orderId"], input[1].(map[string]any)["order"], "each instance has its own order's events")
-	}
-	require.Empty(t, h.openGroups("fulfil"))
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
+		_, err := h.rt.Ingest(context.Background(), batch)
+		require.NoError(t, err)
+		h.settled()
+		list := h.instances("")
+		require.Len(t, list, orders)
+		for _, in := range list {
+			input := h.state(in.ID).Input.([]any)
+			require.Len(t, input, 2)
+			require.Equal(t, input[0].(map[string]any)["orderId"], input[1].(map[string]any)["order"], "each instance has its own order's events")
+		}
+		require.Empty(t, h.openGroups("fulfil"))
+	})
 }
 
 // frozenCursor is a store whose matcher never saves its position, as if
@@ -220,49 +226,51 @@ func matcherPosition(ctx context.Context, st store.Store) (int64, error) {
 
 func TestAllOfAcrossRestarts(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.put(fulfilFlow)
+	eachStore(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b)
+		h.put(fulfilFlow)
 
-	// Restart between the first and the second event: the first is kept.
-	h.ingest("order.placed", "p1", map[string]any{"orderId": "o1"})
-	h.eventually("o1's placement waits in a group", func() bool { return len(h.openGroups("fulfil")) == 1 })
-	h.shutdown()
-	h.start()
-	h.ingest("payment.received", "m1", map[string]any{"order": "o1", "amount": 10})
-	h.settled()
-	require.Equal(t, []string{`[{"orderId":"o1"},{"amount":10,"order":"o1"}]`}, h.inputs("fulfil"))
-	require.Empty(t, h.openGroups("fulfil"))
+		// Restart between the first and the second event: the first is kept.
+		h.ingest("order.placed", "p1", map[string]any{"orderId": "o1"})
+		h.eventually("o1's placement waits in a group", func() bool { return len(h.openGroups("fulfil")) == 1 })
+		h.shutdown()
+		h.start()
+		h.ingest("payment.received", "m1", map[string]any{"order": "o1", "amount": 10})
+		h.settled()
+		require.Equal(t, []string{`[{"orderId":"o1"},{"amount":10,"order":"o1"}]`}, h.inputs("fulfil"))
+		require.Empty(t, h.openGroups("fulfil"))
 
-	// A crash before the matcher saved its position repeats every event
-	// after it, including those of groups that started and of a group
-	// that opened since: nothing starts twice, nothing is lost.
-	h.shutdown()
-	real := h.st
-	h.st = frozenCursor{real}
-	h.start()
-	h.ingest("order.placed", "p2", map[string]any{"orderId": "o2"})
-	h.ingest("payment.received", "m2", map[string]any{"order": "o2", "amount": 20})
-	h.ingest("order.placed", "p3", map[string]any{"orderId": "o2"})
-	h.eventually("o2 starts and collects again", func() bool {
-		return len(h.inputs("fulfil")) == 2 && len(h.openGroups("fulfil")) == 1
+		// A crash before the matcher saved its position repeats every event
+		// after it, including those of groups that started and of a group
+		// that opened since: nothing starts twice, nothing is lost.
+		h.shutdown()
+		real := h.st
+		h.st = frozenCursor{real}
+		h.start()
+		h.ingest("order.placed", "p2", map[string]any{"orderId": "o2"})
+		h.ingest("payment.received", "m2", map[string]any{"order": "o2", "amount": 20})
+		h.ingest("order.placed", "p3", map[string]any{"orderId": "o2"})
+		h.eventually("o2 starts and collects again", func() bool {
+			return len(h.inputs("fulfil")) == 2 && len(h.openGroups("fulfil")) == 1
+		})
+		h.shutdown()
+		h.st = real
+		pos, err := matcherPosition(context.Background(), h.st)
+		require.NoError(t, err)
+		h.start()
+		h.settled()
+		after, err := matcherPosition(context.Background(), h.st)
+		require.NoError(t, err)
+		require.Greater(t, after, pos, "the restarted matcher went over the events again")
+		require.Equal(t, []string{`[{"orderId":"o1"},{"amount":10,"order":"o1"}]`, `[{"orderId":"o2"},{"amount":20,"order":"o2"}]`}, h.inputs("fulfil"))
+		open := h.openGroups("fulfil")
+		require.Len(t, open, 1)
+		require.Len(t, open[0].Events, 1)
+		require.Equal(t, "p3", open[0].Events[0].ID)
+
+		h.ingest("payment.received", "m3", map[string]any{"order": "o2", "amount": 30})
+		h.settled()
+		require.Equal(t, []string{`[{"orderId":"o1"},{"amount":10,"order":"o1"}]`, `[{"orderId":"o2"},{"amount":20,"order":"o2"}]`,
+			`[{"orderId":"o2"},{"amount":30,"order":"o2"}]`}, h.inputs("fulfil"))
 	})
-	h.shutdown()
-	h.st = real
-	pos, err := matcherPosition(context.Background(), h.st)
-	require.NoError(t, err)
-	h.start()
-	h.settled()
-	after, err := matcherPosition(context.Background(), h.st)
-	require.NoError(t, err)
-	require.Greater(t, after, pos, "the restarted matcher went over the events again")
-	require.Equal(t, []string{`[{"orderId":"o1"},{"amount":10,"order":"o1"}]`, `[{"orderId":"o2"},{"amount":20,"order":"o2"}]`}, h.inputs("fulfil"))
-	open := h.openGroups("fulfil")
-	require.Len(t, open, 1)
-	require.Len(t, open[0].Events, 1)
-	require.Equal(t, "p3", open[0].Events[0].ID)
-
-	h.ingest("payment.received", "m3", map[string]any{"order": "o2", "amount": 30})
-	h.settled()
-	require.Equal(t, []string{`[{"orderId":"o1"},{"amount":10,"order":"o1"}]`, `[{"orderId":"o2"},{"amount":20,"order":"o2"}]`,
-		`[{"orderId":"o2"},{"amount":30,"order":"o2"}]`}, h.inputs("fulfil"))
 }

@@ -39,12 +39,13 @@ func TestEventStartedInputIsTheArrayOfItsEvents(t *testing.T) {
 	} {
 		t.Run(tc.strategy+"/"+tc.read, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
-			read := ""
-			if tc.read != "" {
-				read = "\n  read: " + tc.read
-			}
-			h.put(`document:
+			eachStore(t, func(t *testing.T, b backend) {
+				h := newHarness(t, b)
+				read := ""
+				if tc.read != "" {
+					read = "\n  read: " + tc.read
+				}
+				h.put(`document:
   dsl: '1.0.3'
   namespace: shop
   name: started
@@ -58,20 +59,21 @@ do:
         input: ${ $workflow.input }
         first: ${ $workflow.input[0] }
 `)
-			for _, ev := range []map[string]any{placed, paid} {
-				if tc.strategy != "all" && (ev["type"] == "order.paid") != tc.paidOnly {
-					continue
+				for _, ev := range []map[string]any{placed, paid} {
+					if tc.strategy != "all" && (ev["type"] == "order.paid") != tc.paidOnly {
+						continue
+					}
+					env, err := json.Marshal(ev)
+					require.NoError(t, err)
+					_, err = h.rt.Ingest(t.Context(), []store.Event{{ID: ev["id"].(string), Source: "test", Type: ev["type"].(string), Envelope: env}})
+					require.NoError(t, err)
 				}
-				env, err := json.Marshal(ev)
-				require.NoError(t, err)
-				_, err = h.rt.Ingest(t.Context(), []store.Event{{ID: ev["id"].(string), Source: "test", Type: ev["type"].(string), Envelope: env}})
-				require.NoError(t, err)
-			}
-			h.eventually("an instance completes", func() bool { return len(h.instances("completed")) > 0 })
-			in := h.instances("completed")[0]
-			out := h.state(in.ID).Output.(map[string]any)
-			require.Equal(t, tc.want, out["input"])
-			require.Equal(t, tc.want[0], out["first"])
+				h.eventually("an instance completes", func() bool { return len(h.instances("completed")) > 0 })
+				in := h.instances("completed")[0]
+				out := h.state(in.ID).Output.(map[string]any)
+				require.Equal(t, tc.want, out["input"])
+				require.Equal(t, tc.want[0], out["first"])
+			})
 		})
 	}
 }

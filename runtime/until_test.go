@@ -21,8 +21,9 @@ func TestScheduleUntilClosesStarts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
-			h.put(`document:
+			eachStore(t, func(t *testing.T, b backend) {
+				h := newHarness(t, b)
+				h.put(`document:
   dsl: '1.0.3'
   namespace: shop
   name: promo
@@ -39,19 +40,20 @@ do:
       set:
         order: ${ .orderId }
 `)
-			h.ingest("order.placed", "o1", map[string]any{"orderId": "o1"})
-			h.ingest("campaign.ended", "c1", map[string]any{})
-			h.ingest("order.placed", "o2", map[string]any{"orderId": "o2"})
-			h.settled()
-			require.Len(t, h.instances(""), 1, "only the order before the campaign ended starts the workflow")
-			require.Equal(t, map[string]any{"order": "o1"}, h.state(h.instances("")[0].ID).Output)
+				h.ingest("order.placed", "o1", map[string]any{"orderId": "o1"})
+				h.ingest("campaign.ended", "c1", map[string]any{})
+				h.ingest("order.placed", "o2", map[string]any{"orderId": "o2"})
+				h.settled()
+				require.Len(t, h.instances(""), 1, "only the order before the campaign ended starts the workflow")
+				require.Equal(t, map[string]any{"order": "o1"}, h.state(h.instances("")[0].ID).Output)
 
-			// The schedule stays closed after a restart.
-			h.shutdown()
-			h.start()
-			h.ingest("order.placed", "o3", map[string]any{"orderId": "o3"})
-			h.settled()
-			require.Len(t, h.instances(""), 1)
+				// The schedule stays closed after a restart.
+				h.shutdown()
+				h.start()
+				h.ingest("order.placed", "o3", map[string]any{"orderId": "o3"})
+				h.settled()
+				require.Len(t, h.instances(""), 1)
+			})
 		})
 	}
 }

@@ -1,27 +1,28 @@
-package runtime
+package runtime_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/storeflow/storeflow/clock"
 	"github.com/storeflow/storeflow/dsl"
+	"github.com/storeflow/storeflow/runtime"
 	"github.com/storeflow/storeflow/store"
-	"github.com/storeflow/storeflow/store/sqlite"
 )
 
 // A transition derived twice yields the same lifecycle events, and they are
 // logged only with the one commit of the transition that wins.
 func TestLifecycleEventsAreDeterministicAndCommitWithTheirTransition(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testLifecycleEventsCommitWithTheirTransition)
+}
+
+func testLifecycleEventsCommitWithTheirTransition(t *testing.T, b backend) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	r := New(Options{Store: st, Clock: clock.NewVirtual(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))})
+	st := b.open(t)
+	r := runtime.New(runtime.Options{Store: st, Clock: clock.NewVirtual(epoch)})
 	wf, err := dsl.Load("greet", []byte(`document:
   dsl: '1.0.3'
   namespace: shop
@@ -34,7 +35,7 @@ do:
 `))
 	require.NoError(t, err)
 	derive := func() store.Change {
-		c, err := r.change(0, "", nil, r.eng.Start(ctx, wf, "i-1", map[string]any{"name": "ada"}))
+		c, err := r.Change(0, "", nil, r.Engine().Start(ctx, wf, "i-1", map[string]any{"name": "ada"}))
 		require.NoError(t, err)
 		return c
 	}
