@@ -24,7 +24,22 @@ type ingestResult struct {
 // callers share one transaction (group commit), so that many webhooks a
 // second cost few disk flushes.
 func (r *Runtime) Ingest(ctx context.Context, events []store.Event) ([]store.Event, error) {
-	req := &ingestReq{events: events, done: make(chan ingestResult, 1)}
+	// The keys are found here, by each caller, not by the one goroutine
+	// that appends for all of them.
+	withKeys := make([]store.Event, len(events))
+	for i, ev := range events {
+		if ev.Keys == nil || ev.Shop == "" {
+			keys, shop := eventkey.OfEnvelopeWithShop(ev.Envelope)
+			if ev.Keys == nil {
+				ev.Keys = keys
+			}
+			if ev.Shop == "" {
+				ev.Shop = shop
+			}
+		}
+		withKeys[i] = ev
+	}
+	req := &ingestReq{events: withKeys, done: make(chan ingestResult, 1)}
 	r.act.begin()
 	defer r.act.end()
 	select {
@@ -77,17 +92,6 @@ func (r *Runtime) ingestLoop() {
 		all := make([]store.Event, 0, n)
 		for _, req := range batch {
 			all = append(all, req.events...)
-		}
-		for i := range all {
-			if all[i].Keys == nil || all[i].Shop == "" {
-				keys, shop := eventkey.OfEnvelopeWithShop(all[i].Envelope)
-				if all[i].Keys == nil {
-					all[i].Keys = keys
-				}
-				if all[i].Shop == "" {
-					all[i].Shop = shop
-				}
-			}
 		}
 		out, err := r.st.AppendEvents(context.Background(), all)
 		for _, req := range batch {

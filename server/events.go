@@ -41,15 +41,26 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		storeError(w, r, err)
 		return
 	}
-	dups := 0
-	ids := make([]map[string]any, len(stored))
+	// Typed rather than maps: every ingested event passes here.
+	type logged struct {
+		Duplicate bool   `json:"duplicate"`
+		ID        string `json:"id"`
+		Seq       int64  `json:"seq"`
+		Source    string `json:"source"`
+	}
+	out := struct {
+		Accepted   int      `json:"accepted"`
+		Duplicates int      `json:"duplicates"`
+		Events     []logged `json:"events"`
+	}{Events: make([]logged, len(stored))}
 	for i, e := range stored {
 		if e.Duplicate {
-			dups++
+			out.Duplicates++
 		}
-		ids[i] = map[string]any{"id": e.ID, "source": e.Source, "seq": e.Seq, "duplicate": e.Duplicate}
+		out.Events[i] = logged{ID: e.ID, Source: e.Source, Seq: e.Seq, Duplicate: e.Duplicate}
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"accepted": len(stored) - dups, "duplicates": dups, "events": ids})
+	out.Accepted = len(stored) - out.Duplicates
+	writeJSON(w, http.StatusAccepted, out)
 }
 
 // DecodeEvents reads the CloudEvents of an HTTP request in any content mode.
@@ -87,14 +98,32 @@ func DecodeEvents(h http.Header, body []byte) ([]store.Event, error) {
 	return []store.Event{ev}, nil
 }
 
+// structured reads an event in structured mode. Its envelope is kept as
+// the client posted it (compacted), not decoded and encoded again: only the
+// attributes storeflow reads are decoded, the data is left alone.
 func structured(raw []byte) (store.Event, error) {
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil || m == nil {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
 		return store.Event{}, fmt.Errorf("not a JSON CloudEvent object: %v", err)
 	}
-	return fromAttributes(m)
+	str := func(k string) string {
+		var s string
+		if v, ok := top[k]; ok {
+			_ = json.Unmarshal(v, &s)
+		}
+		return s
+	}
+	ev, err := checkAttributes(str)
+	if err != nil {
+		return ev, err
+	}
+	var env bytes.Buffer
+	env.Grow(len(raw))
+	if err := json.Compact(&env, raw); err != nil {
+		return store.Event{}, fmt.Errorf("not a JSON CloudEvent object: %v", err)
+	}
+	ev.Envelope = env.Bytes()
+	return ev, nil
 }
 
 // binary reads an event whose attributes are ce-* headers and whose body is
@@ -129,7 +158,19 @@ func binary(h http.Header, body []byte, mt string) (store.Event, error) {
 }
 
 func fromAttributes(m map[string]any) (store.Event, error) {
-	str := func(k string) string { s, _ := m[k].(string); return s }
+	ev, err := checkAttributes(func(k string) string { s, _ := m[k].(string); return s })
+	if err != nil {
+		return ev, err
+	}
+	if ev.Envelope, err = json.Marshal(m); err != nil {
+		return store.Event{}, err
+	}
+	return ev, nil
+}
+
+// checkAttributes checks the context attributes of an event (str returns
+// one, "" when absent or not a string) and returns the event they make.
+func checkAttributes(str func(string) string) (store.Event, error) {
 	var missing []string
 	for _, k := range []string{"specversion", "id", "source", "type"} {
 		if str(k) == "" {
@@ -150,11 +191,6 @@ func fromAttributes(m map[string]any) (store.Event, error) {
 		}
 		ev.Time = parsed.UTC()
 	}
-	env, err := json.Marshal(m)
-	if err != nil {
-		return store.Event{}, err
-	}
-	ev.Envelope = env
 	return ev, nil
 }
 

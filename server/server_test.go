@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -167,6 +168,28 @@ func TestEventsIngress(t *testing.T) {
 		require.Equal(t, "application/problem+json", hdr.Get("Content-Type"), tc.name)
 		require.Contains(t, body["detail"], tc.detail, tc.name)
 	}
+}
+
+// An event posted in structured mode is logged as the client sent it
+// (whitespace aside): attribute order, numbers and escapes as written.
+func TestEventsKeepTheirBytes(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	posted := `{
+  "type": "order.paid", "specversion": "1.0", "source": "shop", "id": "kept-1",
+  "data": {"total": 1.50, "qty": 2e0, "note": "<a & b> \u00e9t\u00e9", "lines": [ ]}
+}`
+	status, body, _ := a.do("POST", "/v1/events", "application/cloudevents+json", posted)
+	require.Equal(t, http.StatusAccepted, status, body)
+	status, body, _ = a.do("POST", "/v1/events", "application/cloudevents-batch+json", `[ `+posted[:len(posted)-2]+`, "x": 1}, {"specversion":"1.0","id":"kept-2","source":"shop","type":"t"} ]`)
+	require.Equal(t, http.StatusAccepted, status, body)
+	evs, err := a.st.ReadEvents(context.Background(), 0, "", 10)
+	require.NoError(t, err)
+	require.Len(t, evs, 2, "the first of the batch repeats kept-1")
+	var compact bytes.Buffer
+	require.NoError(t, json.Compact(&compact, []byte(posted)))
+	require.Equal(t, compact.String(), string(evs[0].Envelope))
+	require.Equal(t, `{"specversion":"1.0","id":"kept-2","source":"shop","type":"t"}`, string(evs[1].Envelope))
 }
 
 func TestWorkflowsAndInstances(t *testing.T) {

@@ -127,3 +127,30 @@ func BenchmarkCommitTimer(b *testing.B) {
 	}
 	commitAll(b, s, changes)
 }
+
+// The read a timer firing starts with: an instance by id, from the read
+// pool, with its state.
+func BenchmarkGetInstance(b *testing.B) {
+	s := benchStore(b)
+	now := time.Now().UTC()
+	const n = 10000
+	changes := make([]store.Change, n)
+	for i := range changes {
+		changes[i] = store.Change{Instance: store.Instance{ID: benchID(i), Namespace: "bench", Name: "timers", Version: "1.0.0", Status: "waiting",
+			State: benchState, CreatedAt: now, UpdatedAt: now}}
+	}
+	ctx := context.Background()
+	for lo := 0; lo < n; lo += benchBatch {
+		if _, err := s.Commit(ctx, changes[lo:min(lo+benchBatch, n)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := range b.N {
+		if _, err := s.GetInstance(ctx, benchID(i%n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/read")
+}

@@ -133,7 +133,7 @@ func (s *Store) ReadEvents(ctx context.Context, afterSeq int64, eventType string
 // LastEventSeq returns the highest sequence number logged.
 func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seq)
+	err := s.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seq)
 	return seq, err
 }
 
@@ -181,7 +181,7 @@ func (s *Store) EventsByKey(ctx context.Context, key store.EventKey, types []str
 }
 
 func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]store.Event, error) {
-	rows, err := s.read.QueryContext(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -233,7 +233,7 @@ func scanInstance(row interface{ Scan(...any) error }) (store.Instance, error) {
 
 // GetInstance returns one instance.
 func (s *Store) GetInstance(ctx context.Context, id string) (store.Instance, error) {
-	in, err := scanInstance(s.read.QueryRowContext(ctx, `SELECT `+instanceColumns+` FROM instances WHERE id = ?`, id))
+	in, err := scanInstance(s.queryRow(ctx, `SELECT `+instanceColumns+` FROM instances WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return in, fmt.Errorf("instance %s: %w", id, store.ErrNotFound)
 	}
@@ -290,7 +290,7 @@ func (s *Store) ListInstances(ctx context.Context, q store.InstanceQuery) ([]sto
 
 // History returns an instance's history in order.
 func (s *Store) History(ctx context.Context, instanceID string) ([]store.HistoryEntry, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT seq, time, type, task, data, entries FROM history WHERE instance_id = ? ORDER BY seq`, instanceID)
+	rows, err := s.query(ctx, `SELECT seq, time, type, task, data, entries FROM history WHERE instance_id = ? ORDER BY seq`, instanceID)
 	if err != nil {
 		return nil, err
 	}

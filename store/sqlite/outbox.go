@@ -10,7 +10,7 @@ import (
 
 // Outbox returns items due by until, oldest first.
 func (s *Store) Outbox(ctx context.Context, slots []int, until time.Time, limit int) ([]store.OutboxItem, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, instance_id, kind, payload, attempts, next_at FROM outbox WHERE next_at <= ? AND ((? >> slot) & 1) = 1 ORDER BY next_at, id LIMIT ?`,
+	rows, err := s.query(ctx, `SELECT id, instance_id, kind, payload, attempts, next_at FROM outbox WHERE next_at <= ? AND ((? >> slot) & 1) = 1 ORDER BY next_at, id LIMIT ?`,
 		nanos(until), store.SlotMask(slots), limit)
 	if err != nil {
 		return nil, err

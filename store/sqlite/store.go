@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the cgo-free SQLite driver
@@ -30,6 +32,9 @@ type Store struct {
 	write *sql.DB // one connection: SQLite has one writer at a time
 	read  *sql.DB
 	w     *writer // that connection, once migrated
+
+	reads     sync.Map // query → *sql.Stmt on read (see readStmt)
+	readCount atomic.Int64
 }
 
 // The roles and abilities this backend has, checked when it compiles.
@@ -55,6 +60,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(4)
+	// Idle connections stay, with the statements prepared on them.
+	read.SetMaxIdleConns(4)
 	s := &Store{write: write, read: read}
 	if err := s.migrate(ctx); err != nil {
 		_ = s.Close()
@@ -100,6 +107,10 @@ func (s *Store) Close() error {
 	if s.w != nil {
 		werr = s.w.close()
 	}
+	s.reads.Range(func(_, st any) bool {
+		_ = st.(*sql.Stmt).Close()
+		return true
+	})
 	return errors.Join(werr, s.write.Close(), s.read.Close())
 }
 
@@ -165,3 +176,50 @@ func nanos(t time.Time) int64 { return t.UTC().UnixNano() }
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 // ---- workflows ----
+
+// maxReadStmts bounds the read statements kept prepared; queries built
+// from arguments (lists of types) could otherwise make them many.
+const maxReadStmts = 256
+
+// readStmt returns query prepared on the read pool (each connection
+// prepares it once), so that the reads on the hot path (an instance a
+// timer fires, the log the matcher follows) are not parsed again every
+// time: parsing cost a timer firing about as much as the read itself.
+func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.reads.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	if s.readCount.Load() >= maxReadStmts {
+		return nil, nil
+	}
+	st, err := s.read.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.reads.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	s.readCount.Add(1)
+	return st, nil
+}
+
+// queryRow runs a single-row read through its prepared statement.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st, err := s.readStmt(ctx, query); err == nil && st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.read.QueryRowContext(ctx, query, args...)
+}
+
+// query runs a read through its prepared statement.
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.readStmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return s.read.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}

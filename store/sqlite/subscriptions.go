@@ -8,7 +8,7 @@ import (
 
 // Subscriptions returns the subscriptions for an event type and key.
 func (s *Store) Subscriptions(ctx context.Context, eventType, corrKey string) ([]store.Subscription, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, instance_id, event_type, corr_key, since, spec FROM subscriptions WHERE event_type = ? AND corr_key = ? ORDER BY id`, eventType, corrKey)
+	rows, err := s.query(ctx, `SELECT id, instance_id, event_type, corr_key, since, spec FROM subscriptions WHERE event_type = ? AND corr_key = ? ORDER BY id`, eventType, corrKey)
 	if err != nil {
 		return nil, err
 	}

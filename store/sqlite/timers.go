@@ -14,7 +14,7 @@ func (s *Store) DueTimers(ctx context.Context, slots []int, afterDue time.Time, 
 	if !afterDue.IsZero() {
 		from = nanos(afterDue)
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT id, instance_id, due FROM timers WHERE (due, id) > (?, ?) AND due <= ? AND ((? >> slot) & 1) = 1 ORDER BY due, id LIMIT ?`,
+	rows, err := s.query(ctx, `SELECT id, instance_id, due FROM timers WHERE (due, id) > (?, ?) AND due <= ? AND ((? >> slot) & 1) = 1 ORDER BY due, id LIMIT ?`,
 		from, afterID, nanos(until), store.SlotMask(slots), limit)
 	if err != nil {
 		return nil, err
