@@ -184,9 +184,17 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 		}
 	}
 	shops := shop.NewDirectory(st, key)
+	// Listening before the unsubscribe links are made lets the default
+	// public URL name the port the node really has (with --addr …:0, the
+	// one the system chose), not port 0.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	defer ln.Close()
 	public := cfg.publicURL
 	if public == "" {
-		public = "http://" + addr
+		public = "http://" + ln.Addr().String()
 	}
 	links, err := email.NewUnsubscribeLinks(strings.TrimSuffix(public, "/")+"/unsubscribe", key.Derive("unsubscribe links"))
 	if err != nil {
@@ -242,10 +250,6 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, stdout io.Wri
 	hooks := &webhook.Receiver{Shops: shops, Ingest: rt.Ingest, Deliveries: st, Logger: log}
 	api := server.New(server.Config{Runtime: rt, Store: st, Logger: log, Tokens: tokens, Ready: ready.Load, Shops: shops, Webhooks: hooks, Unsubscribe: links, Followers: projections,
 		Customers: customers, CustomerMessages: customer.MessagesFrom(st), Users: users})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	runCtx, stopRuntime := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRuntime()
