@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -32,9 +31,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 
-	"github.com/storeflow/storeflow/shop"
 	"github.com/storeflow/storeflow/templates"
 )
 
@@ -634,18 +631,6 @@ func (a *shopifyAdmin) state() (made map[string]map[string]any, creates, keys, p
 	return made, append([]string(nil), a.creates...), append([]string(nil), a.keys...), append([]string(nil), a.problems...)
 }
 
-// libraryEmails are the template library's email templates, given to the
-// shop as its own.
-func libraryEmails(t *testing.T) map[string]shop.EmailTemplate {
-	t.Helper()
-	src, err := fs.ReadFile(templates.Files(), "emails.yaml")
-	require.NoError(t, err)
-	var out map[string]shop.EmailTemplate
-	require.NoError(t, yaml.Unmarshal(src, &out))
-	require.Contains(t, out, "cart-reminder-2")
-	return out
-}
-
 // TestE2EAbandonedCheckoutMailsADiscountCodeAndStopsAtTheOrder runs the
 // template library's abandoned-checkout flow (its delays set short) on a
 // running storeflow fed by signed Shopify webhooks, derived from Shopify's
@@ -676,8 +661,8 @@ func TestE2EAbandonedCheckoutMailsADiscountCodeAndStopsAtTheOrder(t *testing.T) 
 		"email":    map[string]any{"host": mb.host, "port": mb.port, "security": "none", "from": "shop@acme.example", "fromName": "Acme"},
 		// The reminders come seconds apart here, not a day: smart sending
 		// would hold back the second.
-		"sending":        map[string]any{"smartSendingEmail": "0s"},
-		"emailTemplates": libraryEmails(t),
+		"sending": map[string]any{"smartSendingEmail": "0s"},
+		// No emailTemplates: the template library's emails serve the shop.
 	})
 	require.NoError(t, err)
 	c.mustPost("/v1/shops", "application/json", string(acme), http.StatusCreated)

@@ -68,6 +68,9 @@ var (
 	insertSubs    = newMulti(`INSERT INTO subscriptions (id, instance_id, event_type, corr_key, since, spec) VALUES `, `(?, ?, ?, ?, ?, ?)`, `, `, ` ON CONFLICT (id) DO NOTHING`, 6)
 	deleteOutbox  = newMulti(`DELETE FROM outbox WHERE id IN (`, `?`, `, `, `)`, 1)
 	insertOutbox  = newMulti(`INSERT INTO outbox (id, instance_id, kind, payload, attempts, next_at, slot) VALUES `, `(?, ?, ?, ?, ?, ?, ?)`, `, `, ` ON CONFLICT (id) DO NOTHING`, 7)
+	// A link written before stays: an event that started an instance and
+	// is delivered to it again (after a crash) is still its start.
+	insertEventLinks = newMulti(`INSERT INTO event_instances (seq, instance_id, started) VALUES `, `(?, ?, ?)`, `, `, ` ON CONFLICT DO NOTHING`, 3)
 )
 
 // batch gathers the rows of a commit's changes, in the order the changes
@@ -82,9 +85,9 @@ type batch struct {
 	// this commit gets.
 	nextSeq map[string]int64
 
-	history, delTimers, timers, subs, delOutbox, outbox []any
-	delSubs                                             []string
-	events                                              []store.Event
+	history, delTimers, timers, subs, delOutbox, outbox, links []any
+	delSubs                                                    []string
+	events                                                     []store.Event
 }
 
 // add writes a change's instance row and gathers the rest. The first result
@@ -163,12 +166,7 @@ func (b *batch) add(ctx context.Context, tx *wtx, c *store.Change) (error, error
 		b.outbox = append(b.outbox, o.ID, o.InstanceID, o.Kind, o.Payload, o.Attempts, nanos(next), store.SlotOf(o.InstanceID))
 	}
 	for _, l := range c.Events {
-		// A link written before stays: an event that started an instance
-		// and is delivered to it again (after a crash) is still its start.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO event_instances (seq, instance_id, started) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-			l.Seq, in.ID, l.Started); err != nil {
-			return nil, fmt.Errorf("events of %s: %w", in.ID, err)
-		}
+		b.links = append(b.links, l.Seq, in.ID, l.Started)
 	}
 	for _, ev := range c.Emit {
 		b.events = append(b.events, ev.WithDefaults())
@@ -192,6 +190,7 @@ func (b *batch) flush(ctx context.Context, tx *wtx) error {
 		{"subscriptions", insertSubs, &b.subs},
 		{"delete outbox", deleteOutbox, &b.delOutbox},
 		{"outbox", insertOutbox, &b.outbox},
+		{"event links", insertEventLinks, &b.links},
 	}
 	for _, st := range steps {
 		if st.m == nil {
