@@ -25,6 +25,7 @@ import (
 // library is every template the README lists, in its order.
 var library = []string{
 	"abandoned-checkout",
+	"customer-sync",
 	"low-stock",
 	"post-purchase",
 	"win-back",
