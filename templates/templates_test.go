@@ -27,6 +27,7 @@ var library = []string{
 	"abandoned-checkout",
 	"customer-sync",
 	"low-stock",
+	"loyalty",
 	"post-purchase",
 	"win-back",
 	"welcome-series",

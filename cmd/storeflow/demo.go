@@ -376,7 +376,7 @@ func (d *demoRun) status(ctx context.Context, api *apiClient, sim *demo.Simulato
 		after = out.Next
 	}
 	var parts []string
-	for _, t := range []string{"abandoned-checkout", "welcome-series", "post-purchase", "win-back", "low-stock", "customer-sync"} {
+	for _, t := range []string{"abandoned-checkout", "welcome-series", "post-purchase", "win-back", "low-stock", "customer-sync", "loyalty"} {
 		c := counts[t]
 		parts = append(parts, fmt.Sprintf("%s %d waiting, %d done", t, c["running"]+c["waiting"], c["completed"]))
 	}
