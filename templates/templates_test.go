@@ -28,6 +28,7 @@ var library = []string{
 	"browse-abandonment",
 	"customer-sync",
 	"low-stock",
+	"order-processing",
 	"loyalty",
 	"post-purchase",
 	"win-back",
