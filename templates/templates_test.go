@@ -31,6 +31,7 @@ var library = []string{
 	"order-processing",
 	"loyalty",
 	"post-purchase",
+	"returns",
 	"win-back",
 	"welcome-series",
 }
