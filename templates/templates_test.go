@@ -25,6 +25,7 @@ import (
 // library is every template the README lists, in its order.
 var library = []string{
 	"abandoned-checkout",
+	"b2b-quote",
 	"browse-abandonment",
 	"customer-sync",
 	"low-stock",
