@@ -24,8 +24,9 @@ type Options struct {
 	// they are posted to Target/webhooks/shopify.
 	Target string
 	// Domain is the shop's myshopify.com domain, Secret its webhook
-	// secret: the shop must be configured in the target with both.
-	Domain, Secret string
+	// secret: the shop must be configured in the target with both. Shop
+	// is its id there, which the storefront's events name.
+	Domain, Secret, Shop string
 	// Speed is how much faster than real time the shop's life runs: at
 	// 1440 a day of the shop takes a minute.
 	Speed float64
@@ -48,6 +49,7 @@ type Stats struct {
 	Deliveries int64 `json:"deliveries"`
 	Returns    int64 `json:"returns"`
 	Restocks   int64 `json:"restocks"`
+	Views      int64 `json:"views"`
 }
 
 // Simulator is a shop with fictitious customers, sending its life to a
@@ -63,8 +65,8 @@ type Simulator struct {
 	nextID    int64
 	wg        sync.WaitGroup
 
-	webhooks, repeated, refused                               atomic.Int64
-	signups, checkouts, orders, deliveries, returns, restocks atomic.Int64
+	webhooks, repeated, refused                                      atomic.Int64
+	signups, checkouts, orders, deliveries, returns, restocks, views atomic.Int64
 }
 
 type customer struct {
@@ -125,7 +127,7 @@ func NewSimulator(opts Options) *Simulator {
 // Stats returns what it did so far.
 func (s *Simulator) Stats() Stats {
 	return Stats{Webhooks: s.webhooks.Load(), Repeated: s.repeated.Load(), Refused: s.refused.Load(), Signups: s.signups.Load(),
-		Checkouts: s.checkouts.Load(), Orders: s.orders.Load(), Deliveries: s.deliveries.Load(), Returns: s.returns.Load(), Restocks: s.restocks.Load()}
+		Checkouts: s.checkouts.Load(), Orders: s.orders.Load(), Deliveries: s.deliveries.Load(), Returns: s.returns.Load(), Restocks: s.restocks.Load(), Views: s.views.Load()}
 }
 
 func (s *Simulator) id() int64 {
@@ -210,14 +212,62 @@ func (s *Simulator) Run(ctx context.Context) error {
 	}
 }
 
-// visit is one visitor: a signup, a checkout or just a look.
+// visit is one visitor: a signup, a checkout or a known customer who
+// only looks around.
 func (s *Simulator) visit(ctx context.Context) {
 	switch r := s.between(0, 99); {
-	case r < 25:
+	case r < 20:
 		s.signup(ctx, s.newCustomer())
-	case r < 90:
+	case r < 75:
 		s.checkout(ctx, s.someCustomer(ctx))
+	case r < 95:
+		s.browse(ctx, s.someCustomer(ctx))
 	}
+}
+
+// browse views a product or two, as the storefront's tracking reports
+// it: storefront.product.viewed events posted to the target's events API.
+func (s *Simulator) browse(ctx context.Context, c *customer) {
+	s.mu.Lock()
+	n := 1 + s.rnd.IntN(2)
+	picks := s.rnd.Perm(len(s.products))[:n]
+	s.mu.Unlock()
+	for i, k := range picks {
+		p := s.products[k]
+		s.later(ctx, time.Duration(i)*3*time.Minute, func() {
+			s.views.Add(1)
+			ev := map[string]any{"specversion": "1.0", "id": fmt.Sprintf("view-%d", s.id()), "source": "https://demo-tea.example", "type": "storefront.product.viewed",
+				"time": time.Now().UTC().Format(time.RFC3339Nano),
+				"data": map[string]any{"shop": s.opts.Shop, "customer": map[string]any{"id": fmt.Sprint(c.ID), "email": c.Email, "firstName": c.First},
+					"productId": fmt.Sprint(p.ID), "title": p.Title, "url": "https://demo-tea.example/products/" + strings.ToLower(p.SKU)}}
+			if err := s.event(ctx, ev); err != nil && ctx.Err() == nil {
+				s.refused.Add(1)
+				s.log.Warn("demo view refused", "err", err)
+			}
+		})
+	}
+}
+
+func (s *Simulator) event(ctx context.Context, ev map[string]any) error {
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.opts.Target, "/")+"/v1/events", bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/cloudevents+json")
+	resp, err := s.opts.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
 }
 
 func (s *Simulator) signup(ctx context.Context, c *customer) {

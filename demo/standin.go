@@ -33,8 +33,9 @@ type Call struct {
 
 // StandIn answers, on a loopback port, as the shop's Shopify Admin API
 // (/admin/api/VERSION/graphql.json, the operations storeflow's shop
-// built-ins make), a Slack incoming webhook (/slack) and a purchasing
-// system (/purchase-orders), keeping what it was asked. It is safe for
+// built-ins make), a Slack incoming webhook (/slack), a purchasing system
+// (/purchase-orders) and back-office systems (/systems/erp/…,
+// /systems/crm/…), keeping what it was asked. It is safe for
 // concurrent use.
 type StandIn struct {
 	// Token is the Admin API access token it accepts.
@@ -49,6 +50,7 @@ type StandIn struct {
 	discounts map[string]map[string]any // by code
 	tags      map[string][]string       // by customer gid
 	notes     map[string]string         // by order gid
+	records   map[string]string         // ids of back-office records, by path
 	orders    int
 }
 
@@ -58,11 +60,13 @@ func StartStandIn(token string) (*StandIn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo stand-in: %w", err)
 	}
-	s := &StandIn{Token: token, ln: ln, discounts: map[string]map[string]any{}, tags: map[string][]string{}, notes: map[string]string{}}
+	s := &StandIn{Token: token, ln: ln, discounts: map[string]map[string]any{}, tags: map[string][]string{}, notes: map[string]string{}, records: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /admin/api/{version}/graphql.json", s.graphql)
 	mux.HandleFunc("POST /slack", s.slack)
 	mux.HandleFunc("POST /purchase-orders", s.purchaseOrder)
+	mux.HandleFunc("PUT /systems/{system}/", s.system)
+	mux.HandleFunc("POST /systems/{system}/", s.system)
 	mux.Handle("GET /", s)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
@@ -150,6 +154,29 @@ func (s *StandIn) purchaseOrder(w http.ResponseWriter, r *http.Request) {
 	resp := map[string]any{"id": id, "status": "draft"}
 	s.record("purchasing", "create draft", po, resp)
 	writeJSON(w, http.StatusCreated, resp)
+}
+
+// system answers as a back-office system (an ERP, invoicing, a CRM)
+// that keeps records by path: PUT or POST /systems/NAME/… gives the
+// record an id of that system, the same one again for the same path.
+func (s *StandIn) system(w http.ResponseWriter, r *http.Request) {
+	var rec any
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&rec); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
+		return
+	}
+	name := r.PathValue("system")
+	s.mu.Lock()
+	id, ok := s.records[r.URL.Path]
+	if !ok || r.Method == http.MethodPost {
+		s.orders++
+		id = fmt.Sprintf("%s-%d", strings.ToUpper(name), s.orders)
+		s.records[r.URL.Path] = id
+	}
+	s.mu.Unlock()
+	resp := map[string]any{"id": id}
+	s.record(name, r.Method+" "+strings.TrimPrefix(r.URL.Path, "/systems/"+name), rec, resp)
+	writeJSON(w, http.StatusOK, resp)
 }
 
 var operation = regexp.MustCompile(`^\s*(query|mutation)\s+(\w+)`)

@@ -60,6 +60,19 @@ func TestStandInAnswersTheShopBuiltins(t *testing.T) {
 	// lookup), two tag calls and a lookup, a note read and written.
 	require.Equal(t, 9, s.Count("shopify-admin"))
 
+	for _, path := range []string{"/systems/erp/customers/42", "/systems/erp/customers/42", "/systems/erp/customers/43"} {
+		req, err := http.NewRequest(http.MethodPut, s.URL()+path, bytes.NewReader([]byte(`{"customer":{"id":"42"}}`)))
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	erp := s.Calls()[len(s.Calls())-3:]
+	require.Equal(t, erp[0].Response, erp[1].Response, "a record put again keeps its id")
+	require.NotEqual(t, erp[0].Response, erp[2].Response)
+	require.Equal(t, 3, s.Count("erp"))
+
 	resp, err = http.Get(s.URL() + "/?service=slack")
 	require.NoError(t, err)
 	defer resp.Body.Close()

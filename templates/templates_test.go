@@ -25,8 +25,14 @@ import (
 // library is every template the README lists, in its order.
 var library = []string{
 	"abandoned-checkout",
+	"b2b-quote",
+	"browse-abandonment",
+	"customer-sync",
 	"low-stock",
+	"order-processing",
+	"loyalty",
 	"post-purchase",
+	"returns",
 	"win-back",
 	"welcome-series",
 }

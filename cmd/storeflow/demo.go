@@ -177,7 +177,7 @@ func (d *demoRun) run(ctx context.Context) error {
 	if err := d.addShop(ctx, api, domain, secret, token, standin.URL(), box); err != nil {
 		return err
 	}
-	sim := demo.NewSimulator(demo.Options{Target: base, Domain: domain, Secret: secret, Speed: d.speed, Rate: d.rate, Seed: d.seed, Logger: log})
+	sim := demo.NewSimulator(demo.Options{Target: base, Domain: domain, Secret: secret, Shop: demoShop, Speed: d.speed, Rate: d.rate, Seed: d.seed, Logger: log})
 	// Customers who bought long ago, before any template is installed:
 	// their old orders start no follow-up, and their last orders turn
 	// lapsed in the first minutes, one every third of a win-back run.
@@ -303,7 +303,8 @@ func (d *demoRun) install(ctx context.Context, api *apiClient, standin string) (
 	}
 	var names []string
 	for _, t := range all {
-		set := d.settings(t, map[string]string{"win-back.shop": demoShop, "low-stock.purchaseOrderUrl": standin + "/purchase-orders"})
+		set := d.settings(t, map[string]string{"win-back.shop": demoShop, "low-stock.purchaseOrderUrl": standin + "/purchase-orders",
+			"customer-sync.erpUrl": standin + "/systems/erp", "customer-sync.invoicingUrl": standin + "/systems/invoicing", "customer-sync.crmUrl": standin + "/systems/crm"})
 		src, err := t.Install(set, "")
 		if err != nil {
 			return nil, err
@@ -375,7 +376,7 @@ func (d *demoRun) status(ctx context.Context, api *apiClient, sim *demo.Simulato
 		after = out.Next
 	}
 	var parts []string
-	for _, t := range []string{"abandoned-checkout", "welcome-series", "post-purchase", "win-back", "low-stock"} {
+	for _, t := range []string{"abandoned-checkout", "welcome-series", "post-purchase", "win-back", "low-stock", "customer-sync", "loyalty", "browse-abandonment"} {
 		c := counts[t]
 		parts = append(parts, fmt.Sprintf("%s %d waiting, %d done", t, c["running"]+c["waiting"], c["completed"]))
 	}

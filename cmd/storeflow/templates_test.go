@@ -29,6 +29,7 @@ func TestTemplatesCommands(t *testing.T) {
 	require.Contains(t, errOut, "nothing was installed")
 
 	code, out, errOut = run(t, "templates", "install", "--all", "--server", url, "--set", "shop=acme", "--set", "purchaseOrderUrl=",
+		"--set", "erpUrl=https://erp.example", "--set", "invoicingUrl=https://invoicing.example", "--set", "crmUrl=https://crm.example",
 		"--set", "abandoned-checkout.firstDelay=PT2H", "--set", "codeValidFor=P3D")
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "installed templates/abandoned-checkout 1.0.0")
