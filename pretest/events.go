@@ -196,6 +196,9 @@ func (s *scenario) deliver(ctx context.Context, te timedEvent) error {
 	if e.Webhook != nil {
 		return s.webhook(ctx, te)
 	}
+	if e.Task != nil {
+		return s.act(ctx, te)
+	}
 	if e.raw != nil {
 		ev := *e.raw
 		ev.ReceivedAt = s.vc.Now()

@@ -106,6 +106,9 @@ func (s *scenario) collect(ctx context.Context) error {
 		}
 		s.res.Instances = append(s.res.Instances, ir)
 	}
+	if err := s.collectTasks(ctx); err != nil {
+		return err
+	}
 	for _, c := range s.rec.Calls() {
 		fn, _, _ := connector.ParseRef(c.Name())
 		off := c.At.Sub(s.start)
@@ -139,6 +142,10 @@ func (s *scenario) check(ctx context.Context) error {
 	usedIn := map[int]bool{}
 	for i, e := range ex.Instances {
 		s.checkInstance(fmt.Sprintf("instances[%d]", i), e, usedIn)
+	}
+	usedTask := map[int]bool{}
+	for i, e := range ex.Tasks {
+		s.checkTask(fmt.Sprintf("tasks[%d]", i), e, usedTask)
 	}
 	return nil
 }

@@ -44,6 +44,7 @@ type File struct {
 	Start     *When       `yaml:"start"`
 	Shop      Value       `yaml:"shop"`
 	Customers []Customer  `yaml:"customers"`
+	Users     []User      `yaml:"users"`
 	Answers   Answers     `yaml:"answers"`
 	Scenarios []*Scenario `yaml:"scenarios"`
 
@@ -101,6 +102,22 @@ func (c *Customer) UnmarshalYAML(n *yaml.Node) error {
 	type plain Customer
 	c.Line = n.Line
 	return n.Decode((*plain)(c))
+}
+
+// User is a fictitious person of the shop who answers approval tasks.
+type User struct {
+	Line  int      `yaml:"-"`
+	ID    string   `yaml:"id"`
+	Name  string   `yaml:"name"`
+	Email string   `yaml:"email"`
+	Roles []string `yaml:"roles"`
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (u *User) UnmarshalYAML(n *yaml.Node) error {
+	type plain User
+	u.Line = n.Line
+	return n.Decode((*plain)(u))
 }
 
 // PastOrder is an order of a customer's history.
@@ -176,6 +193,7 @@ type Event struct {
 	Customer string   `yaml:"customer"`
 	Data     Value    `yaml:"data"`
 	Webhook  *Webhook `yaml:"webhook"`
+	Task     *TaskAct `yaml:"task"`
 
 	// raw is a recorded event a replay logs as it was.
 	raw *store.Event
@@ -186,6 +204,22 @@ func (e *Event) UnmarshalYAML(n *yaml.Node) error {
 	type plain Event
 	e.Line = n.Line
 	return n.Decode((*plain)(e))
+}
+
+// TaskAct is a user acting on an approval task: completing it with an
+// answer (the default), rejecting, claiming or reassigning it.
+type TaskAct struct {
+	Title    string `yaml:"title"`
+	ID       string `yaml:"id"`
+	Workflow string `yaml:"workflow"`
+	By       string `yaml:"by"`
+	Action   string `yaml:"action"`
+	Answer   Value  `yaml:"answer"`
+	Reason   string `yaml:"reason"`
+	To       *struct {
+		User string `yaml:"user"`
+		Role string `yaml:"role"`
+	} `yaml:"to"`
 }
 
 // Webhook is a webhook in the shop platform's own format.
@@ -203,6 +237,30 @@ type Expect struct {
 	NotSent    []NotSentExpect    `yaml:"notSent"`
 	Suppressed []SuppressedExpect `yaml:"suppressed"`
 	Instances  []InstanceExpect   `yaml:"instances"`
+	Tasks      []TaskExpect       `yaml:"tasks"`
+}
+
+// TaskExpect is how an approval task must stand at the scenario's end.
+type TaskExpect struct {
+	Line      int    `yaml:"-"`
+	Title     string `yaml:"title"`
+	Workflow  string `yaml:"workflow"`
+	Role      string `yaml:"role"`
+	User      string `yaml:"user"`
+	Status    string `yaml:"status"`
+	By        string `yaml:"by"`
+	Answer    Value  `yaml:"answer"`
+	Reason    string `yaml:"reason"`
+	Escalated *bool  `yaml:"escalated"`
+	Reminded  *int   `yaml:"reminded"`
+	Count     *int   `yaml:"count"`
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (e *TaskExpect) UnmarshalYAML(n *yaml.Node) error {
+	type plain TaskExpect
+	e.Line = n.Line
+	return n.Decode((*plain)(e))
 }
 
 // CallMatch says which calls an expectation is about.
@@ -652,6 +710,13 @@ func (f *File) check(lines map[string]*yaml.Node) Errors {
 		}
 		customers[c.ID] = true
 	}
+	users := map[string]bool{}
+	for _, u := range f.Users {
+		if users[u.ID] {
+			bad(u.Line, "user %q is given twice", u.ID)
+		}
+		users[u.ID] = true
+	}
 	names := map[string]int{}
 	for _, s := range f.Scenarios {
 		if line, dup := names[s.Name]; dup {
@@ -661,6 +726,9 @@ func (f *File) check(lines map[string]*yaml.Node) Errors {
 		for _, e := range s.Events {
 			if e.Customer != "" && !customers[e.Customer] {
 				bad(e.Line, "customer %q is not among the file's customers", e.Customer)
+			}
+			if e.Task != nil && !users[e.Task.By] {
+				bad(e.Line, "user %q is not among the file's users (give them under users: with their roles)", e.Task.By)
 			}
 			if e.Webhook != nil && e.Webhook.BodyFile != "" {
 				if _, err := os.Stat(filepath.Join(dir, e.Webhook.BodyFile)); err != nil {

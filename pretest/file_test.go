@@ -50,6 +50,12 @@ func TestLoadNamesTheLineOfEveryProblem(t *testing.T) {
 		{"twice named", "workflows: [flow.yaml]\nscenarios:\n  - {name: a, expect: {}}\n  - {name: a, expect: {}}\n", 4, `scenario "a" is named twice (also on line 3)`},
 		{"yaml syntax", "workflows: [flow.yaml\nscenarios: []\n", 1, "did not find expected ',' or ']'"},
 		{"event without type", "workflows: [flow.yaml]\nscenarios:\n  - name: a\n    events:\n      - {at: PT0S}\n    expect: {}\n", 5, "missing property 'type'"},
+		{"a task answer by nobody of the file", "workflows: [flow.yaml]\nusers: [{id: alice, roles: [admin]}]\nscenarios:\n  - name: a\n    events:\n      - {at: PT1H, task: {title: x, by: bob}}\n    expect: {}\n", 6, `user "bob" is not among the file's users`},
+		{"a task answer by no one", "workflows: [flow.yaml]\nscenarios:\n  - name: a\n    events:\n      - {at: PT1H, task: {title: x}}\n    expect: {}\n", 5, "missing property 'by'"},
+		{"a task answer misspelt", "workflows: [flow.yaml]\nusers: [{id: alice, roles: [admin]}]\nscenarios:\n  - name: a\n    events:\n      - {at: PT1H, task: {title: x, by: alice, anwser: {}}}\n    expect: {}\n", 6, `unknown property "anwser"; did you mean "answer"?`},
+		{"a user without roles", "workflows: [flow.yaml]\nusers: [{id: alice}]\nscenarios:\n  - {name: a, expect: {}}\n", 2, "missing property 'roles'"},
+		{"a user twice", "workflows: [flow.yaml]\nusers:\n  - {id: alice, roles: [admin]}\n  - {id: alice, roles: [support]}\nscenarios:\n  - {name: a, expect: {}}\n", 4, `user "alice" is given twice`},
+		{"a task expectation misspelt", "workflows: [flow.yaml]\nscenarios:\n  - name: a\n    expect:\n      tasks:\n        - {titel: x}\n", 6, `unknown property "titel"; did you mean "title"?`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

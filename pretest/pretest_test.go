@@ -106,3 +106,41 @@ func TestTheSendingRulesApplyInPretests(t *testing.T) {
 		require.Empty(t, r.Calls, "%s: a suppressed message never reaches the twin", r.Scenario)
 	}
 }
+
+// Pretests answer approval tasks as the file's users, at their times; the
+// virtual clock jumps to the reminders and the escalation.
+func TestApprovalTasks(t *testing.T) {
+	t.Parallel()
+	f, err := pretest.LoadFile("testdata/approval.test.yaml")
+	require.NoError(t, err)
+	results := pretest.RunFile(context.Background(), f, pretest.Options{})
+	require.Len(t, results, 4)
+	for _, r := range results {
+		require.Empty(t, r.Failures, "%s: %v; calls %+v; tasks %+v; instances %+v", r.Scenario, r.Failures, r.Calls, r.Tasks, r.Instances)
+	}
+	require.Len(t, results[0].Calls, 1, "task.create is recorded once, when it opens its task")
+	require.Equal(t, "PT30M", results[0].Tasks[0].At)
+	require.Equal(t, 2*time.Hour, results[3].Span, "the escalation is the last thing due: a task nobody answers does not keep the clock running")
+}
+
+func TestWrongTaskAnswersAndExpectationsFailAtTheirLines(t *testing.T) {
+	t.Parallel()
+	f, err := pretest.LoadFile("testdata/approval-wrong.test.yaml")
+	require.NoError(t, err)
+	results := pretest.RunFile(context.Background(), f, pretest.Options{})
+	require.Len(t, results, 1)
+	got := map[int]string{}
+	for _, fl := range results[0].Failures {
+		got[fl.Line] = fl.Expect + ": " + fl.Message
+	}
+	for line, want := range map[int]string{
+		11: `: alice could not complete task "Refund 120.00 for order o1?" at PT10M: the answer does not fit the task's form: approved: got string, want boolean`,
+		12: `: bob may not act on task "Refund 120.00 for order o1?" (role sales-manager, open) at PT20M: their roles are warehouse`,
+		13: `: no open task titled "Refund 99.00 for order o9?" at PT30M; open: "Refund 120.00 for order o1?" (role sales-manager, open)`,
+		16: `tasks[0]: expected a task titled "Refund 120.00 for order o1?", completed; 1 task(s): "Refund 120.00 for order o1?" for role admin, open, escalated`,
+		17: `tasks[1]: expected a task for role admin, escalated, reminded 2×; 1 task(s)`,
+	} {
+		require.Contains(t, got[line], want, "line %d: %v", line, got)
+	}
+	require.Len(t, got, 5, "%v", got)
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/storeflow/storeflow/connector/httpcall"
 	"github.com/storeflow/storeflow/connector/profiles"
 	"github.com/storeflow/storeflow/connector/recording"
+	"github.com/storeflow/storeflow/connector/tasks"
 	"github.com/storeflow/storeflow/customer"
 	"github.com/storeflow/storeflow/dsl"
 	"github.com/storeflow/storeflow/follower"
@@ -29,6 +30,8 @@ import (
 	"github.com/storeflow/storeflow/shop"
 	"github.com/storeflow/storeflow/store"
 	"github.com/storeflow/storeflow/store/sqlite"
+	"github.com/storeflow/storeflow/task"
+	"github.com/storeflow/storeflow/user"
 	"github.com/storeflow/storeflow/webhook"
 )
 
@@ -67,6 +70,8 @@ type Result struct {
 	Calls []CallRecord `json:"calls"`
 	// Instances are the instances the scenario left, oldest first.
 	Instances []InstanceRecord `json:"instances"`
+	// Tasks are the approval tasks the scenario opened, oldest first.
+	Tasks []TaskRecord `json:"tasks,omitempty"`
 	// Took is the real time the scenario ran; Span the virtual time it
 	// covered.
 	Took time.Duration `json:"tookNs"`
@@ -146,6 +151,9 @@ type scenario struct {
 	hooks *webhook.Receiver
 	res   *Result
 	wfs   []*dsl.Workflow
+	// users are the file's users; tasks opens and answers their tasks.
+	users map[string]*user.User
+	tasks *task.Service
 }
 
 func (s *scenario) fail(line int, expect, format string, args ...any) {
@@ -236,6 +244,12 @@ func (s *scenario) run(ctx context.Context) error {
 		}
 		return out, err
 	}))
+	if err := s.people(ctx); err != nil {
+		return err
+	}
+	if err := twin.Replace(tasks.Name, s.taskTwin(scripted)); err != nil {
+		return err
+	}
 	reads := &profiles.Connector{Profiles: customers}
 	for _, name := range []string{profiles.Name, profiles.ListName} {
 		if err := twin.Replace(name, connector.Func(func(ctx context.Context, req connector.Request) (any, error) {
@@ -253,6 +267,7 @@ func (s *scenario) run(ctx context.Context) error {
 			m, err := shops.WorkflowSecrets(ctx)
 			return map[string]any{"shops": m}, err
 		}})
+	s.tasks.Wake = s.rt.Wake
 	s.hooks = &webhook.Receiver{Shops: shops, Ingest: s.rt.Ingest, Deliveries: st, Logger: logger, Now: s.vc.Now}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)

@@ -137,6 +137,17 @@ func TestNotifications(t *testing.T) {
 	require.NoError(t, b.ReleaseSlots(ctx, "n1", []int{0}))
 	require.Equal(t, store.TopicSlots, next("slots given back"), "the renewal before told nothing")
 
+	// An answered task wakes its call: the node holding it is told.
+	res, err := b.Commit(ctx, []store.Change{{Instance: store.Instance{ID: "i1", Namespace: "shop", Name: "w", Version: "1.0.0", Status: "waiting", State: []byte(`{}`)},
+		AddOutbox: []store.OutboxItem{{ID: "i1/1", InstanceID: "i1", Kind: "call", Payload: []byte(`{}`), NextAt: time.Now()}}}})
+	require.NoError(t, err)
+	require.NoError(t, res[0])
+	tk, _, err := b.CreateTask(ctx, store.TaskChange{Task: store.TaskRecord{ID: "t1", CallID: "i1/1", Shop: "acme", Title: "x", Role: "admin", Status: store.TaskOpen}})
+	require.NoError(t, err)
+	tk.Status = store.TaskCompleted
+	require.NoError(t, b.UpdateTask(ctx, store.TaskChange{Task: tk, Wake: time.Now()}))
+	require.Equal(t, store.TopicOutbox, next("a task answered"))
+
 	// A terminated connection is replaced, and the node told to resync.
 	var killed int
 	require.NoError(t, b.Pool().QueryRow(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
