@@ -304,7 +304,8 @@ func (d *demoRun) install(ctx context.Context, api *apiClient, standin string) (
 	var names []string
 	for _, t := range all {
 		set := d.settings(t, map[string]string{"win-back.shop": demoShop, "low-stock.purchaseOrderUrl": standin + "/purchase-orders",
-			"customer-sync.erpUrl": standin + "/systems/erp", "customer-sync.invoicingUrl": standin + "/systems/invoicing", "customer-sync.crmUrl": standin + "/systems/crm"})
+			"customer-sync.erpUrl": standin + "/systems/erp", "customer-sync.invoicingUrl": standin + "/systems/invoicing", "customer-sync.crmUrl": standin + "/systems/crm",
+			"order-processing.wmsUrl": standin + "/systems/wms", "order-processing.labelUrl": standin + "/systems/labels", "returns.returnsUrl": standin + "/systems/returns"})
 		src, err := t.Install(set, "")
 		if err != nil {
 			return nil, err

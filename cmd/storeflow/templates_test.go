@@ -30,6 +30,7 @@ func TestTemplatesCommands(t *testing.T) {
 
 	code, out, errOut = run(t, "templates", "install", "--all", "--server", url, "--set", "shop=acme", "--set", "purchaseOrderUrl=",
 		"--set", "erpUrl=https://erp.example", "--set", "invoicingUrl=https://invoicing.example", "--set", "crmUrl=https://crm.example",
+		"--set", "wmsUrl=https://wms.example", "--set", "labelUrl=https://labels.example", "--set", "returnsUrl=https://returns.example",
 		"--set", "abandoned-checkout.firstDelay=PT2H", "--set", "codeValidFor=P3D")
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "installed templates/abandoned-checkout 1.0.0")
