@@ -123,19 +123,8 @@ func (r *Runtime) matchLoop(ctx context.Context) {
 	}
 }
 
-// saveCursor records pos as matched in the slots held. Not while a rewind
-// is pending below it: slots were gained, or this node's leases lapsed,
-// since the matcher last looked, so events before pos may have been passed
-// over or refused in them. The rewind goes to the slots' stored positions:
-// saving pos first would have the next lapse rewind past those events, and
-// lose them. The rewind is read after the slots are listed, since the
-// renewal that ends a lapse sets it before they are listed again.
 func (r *Runtime) saveCursor(ctx context.Context, pos int64) bool {
-	slots := r.leases.list()
-	if rw := r.leases.rewind.Load(); rw >= 0 && rw < pos {
-		return false
-	}
-	if err := r.st.SaveSlotCursor(context.WithoutCancel(ctx), r.opts.Node, slots, pos); err != nil {
+	if err := r.st.SaveSlotCursor(context.WithoutCancel(ctx), r.opts.Node, r.leases.list(), pos); err != nil {
 		r.log.Error("save matcher position", "err", err)
 		return false
 	}
